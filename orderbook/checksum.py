@@ -13,7 +13,7 @@ highest price down, each level ``price_cents:quantity``, joined by ``,``.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 __all__ = ["CHECKSUM_DEPTH", "book_checksum"]
 
@@ -21,7 +21,7 @@ CHECKSUM_DEPTH = 10
 
 
 def book_checksum(
-    asks: Iterable[tuple[int, int]], bids: Iterable[tuple[int, int]]
+    asks: Iterable[Sequence[int]], bids: Iterable[Sequence[int]]
 ) -> int:
     """CRC32 of the top levels; ``asks`` lowest first, ``bids`` highest first.
 

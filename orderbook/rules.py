@@ -127,10 +127,12 @@ def check_place(
     """
     if type(quantity) is not int or quantity < 1 or quantity > rules.max_quantity:
         return RejectReason.INVALID_QUANTITY
-    if order_type is OrderType.LIMIT:
+    # `==` rather than `is`: a plain "limit" string compares equal to the
+    # StrEnum member, so callers that have not converted yet get the same answer.
+    if order_type == OrderType.LIMIT:
         if price_cents is None:
             return RejectReason.MISSING_PRICE
-    elif order_type is OrderType.MARKET:
+    elif order_type == OrderType.MARKET:
         if post_only or expires_at is not None:
             return RejectReason.INVALID_ORDER
     else:
@@ -139,10 +141,10 @@ def check_place(
         reason = check_price(rules, price_cents)
         if reason is not None:
             return reason
-    if post_only and time_in_force is not TimeInForce.GTC:
+    if post_only and time_in_force != TimeInForce.GTC:
         return RejectReason.INVALID_ORDER
     if expires_at is not None:
-        if time_in_force is not TimeInForce.GTC:
+        if time_in_force != TimeInForce.GTC:
             return RejectReason.INVALID_ORDER
         if expires_at <= now:
             return RejectReason.EXPIRY_IN_PAST

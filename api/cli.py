@@ -1,0 +1,490 @@
+"""The ``exchange`` command: the one composition root of venue, REST and feed.
+
+Subcommands::
+
+    exchange serve      REST API + websocket feed + metrics in one process
+    exchange demo       serve, plus simulated traders so prices move
+    exchange accounts create NAME [--role trader|authenticator|admin]
+    exchange recover --check
+    exchange export trades --format parquet|csv [--output FILE]
+    exchange portfolio --api-key KEY [--url URL] [--mark MARK]
+    exchange watch SKU [SKU ...]
+
+Settings come from flags or environment variables (flag wins). ``serve``
+prints ``http://HOST:PORT`` and ``ws://HOST:PORT`` (the bound ports; port 0
+picks a free one) as its first two lines, flushed, then serves until SIGINT
+or SIGTERM and shuts down gracefully (the feed closes with 1001).
+
+Exit codes: 0 success; 1 runtime failure (port in use, data directory
+locked, damaged journal, a server refusing); 2 a bad setting. Errors are one
+line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import errno
+import inspect
+import json
+import os
+import signal
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+__all__ = ["CliError", "build_parser", "main"]
+
+EXIT_RUNTIME = 1
+EXIT_SETTING = 2
+
+
+class CliError(Exception):
+    """A failure to report as one line on stderr with an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_RUNTIME) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2) instead of usage dumps."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_SETTING, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _env(name: str, default: str | None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port must be an integer, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be between 0 and 65535, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def _add_data_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(_env("EXCHANGE_DATA_DIR", "data") or "data"),
+        help="data directory: journal, snapshots, SQLite store (env EXCHANGE_DATA_DIR; ./data)",
+    )
+
+
+def _add_database_url(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--database-url",
+        default=_env("EXCHANGE_DATABASE_URL", None),
+        help="trade store URL, e.g. postgresql+psycopg://user@host/db "
+        "(env EXCHANGE_DATABASE_URL; default SQLite in the data dir)",
+    )
+
+
+def _add_serve_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--host",
+        default=_env("EXCHANGE_HOST", "127.0.0.1"),
+        help="address to bind (env EXCHANGE_HOST; default 127.0.0.1)",
+    )
+    p.add_argument(
+        "--http-port",
+        type=_port,
+        default=_env("EXCHANGE_HTTP_PORT", "8080"),
+        help="REST port, 0 = pick a free one (env EXCHANGE_HTTP_PORT; default 8080)",
+    )
+    p.add_argument(
+        "--feed-port",
+        type=_port,
+        default=_env("EXCHANGE_FEED_PORT", "8765"),
+        help="websocket feed port, 0 = pick a free one (env EXCHANGE_FEED_PORT; default 8765)",
+    )
+    _add_data_dir(p)
+    _add_database_url(p)
+    p.add_argument(
+        "--rate-limit",
+        type=_non_negative_float,
+        default=_env("EXCHANGE_RATE_LIMIT", "100"),
+        help="requests per second per API key, burst twice that; 0 turns limits off "
+        "(env EXCHANGE_RATE_LIMIT; default 100)",
+    )
+    p.add_argument(
+        "--ship-deadline-hours",
+        type=_positive_int,
+        default=_env("EXCHANGE_SHIP_DEADLINE_HOURS", "48"),
+        help="hours a seller has to ship after a match (default 48)",
+    )
+    p.add_argument(
+        "--no-fsync",
+        action="store_true",
+        help="acknowledge orders without fsync (benchmarks only: a crash may lose them)",
+    )
+    p.add_argument(
+        "--no-demo-catalog",
+        action="store_true",
+        help="do not load the demo catalog on first start",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``exchange`` argument parser with every subcommand."""
+    parser = _Parser(
+        prog="exchange",
+        description="Resale Exchange: a stock market of things (sneakers, watches, cards).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
+
+    serve = sub.add_parser("serve", help="run the exchange: REST API, websocket feed, metrics")
+    _add_serve_flags(serve)
+
+    demo = sub.add_parser("demo", help="serve plus simulated traders, so prices move and trade")
+    _add_serve_flags(demo)
+    demo.add_argument("--orders-per-second", type=_non_negative_float, default=4.0,
+                      help="simulated orders per second (default 4)")
+    demo.add_argument("--seed", type=int, default=None, help="random seed for the simulation")
+
+    accounts = sub.add_parser("accounts", help="manage accounts while the server is stopped")
+    acc_sub = accounts.add_subparsers(dest="accounts_command", required=True, metavar="ACTION",
+                                      parser_class=_Parser)
+    create = acc_sub.add_parser("create", help="create an account and print its API key")
+    create.add_argument("name", help="the account's display name")
+    create.add_argument("--role", choices=("trader", "authenticator", "admin"),
+                        default="trader", help="role (default trader)")
+    _add_data_dir(create)
+
+    recover = sub.add_parser("recover", help="verify the journal")
+    recover.add_argument("--check", action="store_true", required=True,
+                         help="check every journal record; exit 0 when intact")
+    _add_data_dir(recover)
+
+    export = sub.add_parser("export", help="export data")
+    export.add_argument("what", choices=("trades",), help="what to export")
+    export.add_argument("--format", choices=("parquet", "csv"), default="parquet",
+                        help="file format (default parquet)")
+    export.add_argument("--sku", default=None, help="only this SKU")
+    export.add_argument("--output", "-o", type=Path, default=None,
+                        help="file to write (default: stdout)")
+    _add_data_dir(export)
+    _add_database_url(export)
+
+    portfolio = sub.add_parser("portfolio", help="print a portfolio's valuation as a table")
+    portfolio.add_argument("--api-key", default=_env("EXCHANGE_API_KEY", None),
+                           help="your API key (env EXCHANGE_API_KEY)")
+    portfolio.add_argument("--url", default=_env("EXCHANGE_URL", "http://127.0.0.1:8080"),
+                           help="the server (env EXCHANGE_URL; default http://127.0.0.1:8080)")
+    portfolio.add_argument("--mark", choices=("last_sale", "highest_bid", "lowest_ask", "mid"),
+                           default="last_sale", help="how to value holdings (default last_sale)")
+
+    watch = sub.add_parser("watch", help="live terminal view of SKUs from the websocket feed")
+    watch.add_argument("skus", nargs="+", metavar="SKU", help="SKUs to watch")
+    watch.add_argument("--url", default=_env("EXCHANGE_FEED_URL", "ws://127.0.0.1:8765"),
+                       help="the feed (env EXCHANGE_FEED_URL; default ws://127.0.0.1:8765)")
+    return parser
+
+
+# ------------------------------------------------------------------------ serve
+
+
+def _url(scheme: str, host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port}"
+
+
+async def _serve(args: argparse.Namespace, *, demo: bool) -> int:
+    from aiohttp import web
+
+    from exchange.datadir import DataDirLocked
+    from exchange.journal import JournalCorrupt
+    from exchange.venue import Venue, VenueConfig
+    from feeds.server import FeedServer
+
+    from .app import make_app
+
+    config = VenueConfig(
+        data_dir=Path(args.data_dir),
+        database_url=args.database_url,
+        fsync=not args.no_fsync,
+        ship_deadline_hours=args.ship_deadline_hours,
+        demo_catalog=not args.no_demo_catalog,
+    )
+    try:
+        venue = await Venue.open(config)
+    except DataDirLocked as exc:
+        raise CliError(str(exc)) from None
+    except JournalCorrupt as exc:
+        raise CliError(f"{exc}; run `exchange recover --check`") from None
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot open the exchange: {exc}", EXIT_SETTING) from None
+    except Exception as exc:  # e.g. SQLAlchemy refusing a database URL
+        raise CliError(f"cannot open the exchange: {type(exc).__name__}: {exc}",
+                       EXIT_SETTING) from None
+
+    feed: Any = None
+    runner: Any = None
+    demo_task: asyncio.Task[None] | None = None
+    stop = asyncio.Event()
+    try:
+        feed = FeedServer(venue, args.host, args.feed_port)
+        try:
+            await feed.start()
+        except OSError as exc:
+            raise _bind_error(exc, args.host, args.feed_port, "feed") from None
+        feed_url = _url("ws", args.host, feed.port)
+        app = make_app(venue, rate_limit=args.rate_limit, burst=max(1, int(args.rate_limit * 2)),
+                       feed_url=feed_url)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, args.host, args.http_port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise _bind_error(exc, args.host, args.http_port, "HTTP") from None
+        http_port = runner.addresses[0][1]
+        print(_url("http", args.host, http_port), flush=True)
+        print(feed_url, flush=True)
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        if demo:
+            from .demo import run_demo_traders
+
+            demo_task = asyncio.create_task(
+                run_demo_traders(venue, rate=args.orders_per_second, seed=args.seed)
+            )
+        await stop.wait()
+        print("shutting down", file=sys.stderr, flush=True)
+        return 0
+    finally:
+        if demo_task is not None:
+            demo_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await demo_task
+        if runner is not None:
+            await runner.cleanup()
+        if feed is not None:
+            with contextlib.suppress(Exception):
+                await feed.close()
+        await venue.close()
+
+
+def _bind_error(exc: OSError, host: str, port: int, what: str) -> CliError:
+    if exc.errno == errno.EADDRINUSE or "address already in use" in str(exc).lower():
+        return CliError(f"the {what} port {port} on {host} is already in use; "
+                        f"choose another with --{'http' if what == 'HTTP' else 'feed'}-port")
+    return CliError(f"cannot listen on {host}:{port} for {what}: {exc.strerror or exc}",
+                    EXIT_SETTING)
+
+
+def _run(coro: Coroutine[Any, Any, int]) -> int:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a default dependency on Unix
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+# ---------------------------------------------------------------- other commands
+
+
+def _accounts_create(args: argparse.Namespace) -> int:
+    from exchange.datadir import DataDirLocked
+    from exchange.errors import ExchangeError
+    from exchange.venue import open_offline
+
+    try:
+        created = _call_offline(open_offline, Path(args.data_dir), args.name, args.role)
+    except DataDirLocked as exc:
+        raise CliError(f"{exc}; while the server runs, create accounts with "
+                       "POST /v1/accounts (an admin key sets the role)") from None
+    except ExchangeError as exc:
+        raise CliError(exc.message, EXIT_SETTING) from None
+    print(f"account_id: {created['account_id']}")
+    print(f"api_key: {created['api_key']}")
+    return 0
+
+
+def _call_offline(open_offline: Any, data_dir: Path, name: str, role: str) -> dict[str, Any]:
+    """Create an account through the venue's offline opener (lock, recover, append, close)."""
+    handle = open_offline(data_dir)
+    if hasattr(handle, "__enter__"):
+        with handle as offline:
+            return dict(offline.create_account(name, role=role))
+    try:
+        return dict(handle.create_account(name, role=role))
+    finally:
+        handle.close()
+
+
+def _recover_check(args: argparse.Namespace) -> int:
+    from exchange.journal import check_journal
+
+    result = check_journal(Path(args.data_dir) / "journal")
+    if result.ok:
+        print(f"journal intact: {result.records} records, last seq {result.last_seq}")
+        return 0
+    print(result.message, file=sys.stderr)
+    return EXIT_RUNTIME
+
+
+def _export(args: argparse.Namespace) -> int:
+    from exchange.analytics import Analytics
+    from exchange.store import TradeStore, sqlite_url
+
+    data_dir = Path(args.data_dir)
+    url = args.database_url
+    if url is None:
+        if not (data_dir / "exchange.db").exists():
+            raise CliError(f"no trade store in {data_dir} (exchange.db is missing)", EXIT_SETTING)
+        url = sqlite_url(str(data_dir))
+    store = TradeStore(url)
+    try:
+        data = Analytics(store).export_trades(args.format, sku=args.sku)
+    finally:
+        store.close()
+    if args.output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        args.output.write_bytes(data)
+        print(f"wrote {len(data)} bytes to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _money(cents: int | None) -> str:
+    if cents is None:
+        return "-"
+    sign = "-" if cents < 0 else ""
+    whole, frac = divmod(abs(cents), 100)
+    return f"{sign}${whole:,}.{frac:02d}"
+
+
+def _portfolio(args: argparse.Namespace) -> int:
+    if not args.api_key:
+        raise CliError("an API key is needed: --api-key KEY or EXCHANGE_API_KEY", EXIT_SETTING)
+    url = f"{args.url.rstrip('/')}/v1/portfolio?mark={args.mark}"
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {args.api_key}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            data = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            detail = json.loads(exc.read()).get("detail", exc.reason)
+        except ValueError:
+            detail = exc.reason
+        raise CliError(f"the server refused: {detail}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise CliError(f"cannot reach {args.url}: {reason}") from None
+    print_portfolio(data)
+    return 0
+
+
+def print_portfolio(data: dict[str, Any]) -> None:
+    """Print a portfolio answer (``GET /v1/portfolio``) as a rich table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Portfolio (mark: {data.get('mark')})")
+    for column in ("id", "sku", "condition", "cost", "mark", "value", "gain"):
+        table.add_column(column, justify="right" if column in
+                         ("cost", "mark", "value", "gain") else "left")
+    for item in data.get("items", []):
+        table.add_row(
+            str(item.get("id")),
+            str(item.get("sku")),
+            str(item.get("condition", "")),
+            _money(item.get("purchase_price_cents")),
+            _money(item.get("mark_cents")),
+            _money(item.get("market_value_cents")),
+            _money(item.get("unrealized_gain_cents")),
+        )
+    totals = data.get("totals", {})
+    table.add_section()
+    table.add_row(
+        "total", f"{totals.get('count', len(data.get('items', [])))} items", "",
+        _money(totals.get("cost_cents")), "", _money(totals.get("market_value_cents")),
+        _money(totals.get("unrealized_gain_cents")),
+    )
+    console = Console()
+    console.print(table)
+    console.print(
+        f"realized gain: {_money(totals.get('realized_gain_cents'))}   "
+        f"unpriced items: {totals.get('unpriced_count', 0)}"
+    )
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from feeds.watch import run_watch
+
+    result = run_watch(args.url, list(args.skus))
+    if inspect.iscoroutine(result):
+        with contextlib.suppress(KeyboardInterrupt):
+            _run(_as_int(result))
+    return 0
+
+
+async def _as_int(coro: Coroutine[Any, Any, Any]) -> int:
+    await coro
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``exchange`` command; returns (and exits with) its exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command in ("serve", "demo"):
+            code = _run(_serve(args, demo=args.command == "demo"))
+        elif args.command == "accounts":
+            code = _accounts_create(args)
+        elif args.command == "recover":
+            code = _recover_check(args)
+        elif args.command == "export":
+            code = _export(args)
+        elif args.command == "portfolio":
+            code = _portfolio(args)
+        else:
+            code = _watch(args)
+    except CliError as exc:
+        print(f"exchange: error: {exc}", file=sys.stderr, flush=True)
+        code = exc.code
+    except KeyboardInterrupt:
+        code = 130
+    if __name__ == "__main__" or argv is None:
+        sys.exit(code)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

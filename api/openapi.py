@@ -1,0 +1,636 @@
+"""The OpenAPI 3.1 document of the REST API, served at ``/v1/openapi.json``.
+
+Built from plain dicts so that it stays next to the truth: tests check that
+every route of the application is described here and that every response the
+integration tests receive validates against the schema documented for it
+(JSON Schema 2020-12, which OpenAPI 3.1 uses as is). Every operation also
+documents the problem+json shape under ``default``: any error may be answered
+with it (RFC 9457).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["SCHEMAS", "build_openapi", "operation_for"]
+
+Schema = dict[str, Any]
+
+_INT = {"type": "integer"}
+_INT_NULL = {"type": ["integer", "null"]}
+_STR = {"type": "string"}
+_STR_NULL = {"type": ["string", "null"]}
+_TIME = {"type": "string", "format": "date-time"}
+_TIME_NULL = {"type": ["string", "null"], "format": "date-time"}
+_NUM_NULL = {"type": ["number", "null"]}
+
+
+def _obj(props: dict[str, Any], required: list[str] | None = None, **extra: Any) -> Schema:
+    schema: Schema = {"type": "object", "properties": props}
+    if required is None:
+        required = list(props)
+    if required:
+        schema["required"] = required
+    schema.update(extra)
+    return schema
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _list_of(key: str, item: str, **more: Any) -> Schema:
+    return _obj({**more, key: {"type": "array", "items": _ref(item)}})
+
+
+SCHEMAS: dict[str, Schema] = {
+    "Problem": _obj(
+        {
+            "type": _STR,
+            "title": _STR,
+            "status": {"type": "integer", "minimum": 400, "maximum": 599},
+            "detail": _STR,
+            "code": _STR,
+            "instance": _STR,
+        },
+        ["type", "title", "status", "detail", "code"],
+        description="RFC 9457 problem details; `code` is the stable machine name.",
+    ),
+    "Status": _obj({"status": _STR}),
+    "Config": _obj({"feed_url": {"type": "string", "description": "ws://host:port"}}),
+    "AccountRequest": _obj(
+        {
+            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "role": {"enum": ["trader", "authenticator", "admin"]},
+        },
+        ["name"],
+        additionalProperties=False,
+    ),
+    "AccountCreated": _obj(
+        {"account_id": _STR, "api_key": _STR, "name": _STR, "role": _STR},
+        ["account_id", "api_key"],
+    ),
+    "SkuRef": _obj({"sku": _STR, "size": _STR}),
+    "Product": _obj(
+        {
+            "style": _STR,
+            "name": _STR,
+            "brand": _STR,
+            "category": _STR_NULL,
+            "retail_price_cents": _INT,
+            "release_date": _STR_NULL,
+            "skus": {"type": "array", "items": _ref("SkuRef")},
+        },
+        ["style", "name", "brand", "retail_price_cents", "skus"],
+    ),
+    "ProductRequest": _obj(
+        {
+            "style": _STR,
+            "name": _STR,
+            "brand": _STR,
+            "category": _STR,
+            "retail_price_cents": {"type": "integer", "minimum": 1},
+            "release_date": {"type": "string", "format": "date"},
+            "sizes": {"type": "array", "items": _STR, "minItems": 1},
+            "tick_size_cents": {"type": "integer", "minimum": 1},
+            "min_price_cents": {"type": "integer", "minimum": 1},
+            "max_price_cents": {"type": "integer", "minimum": 1},
+            "max_quantity": {"type": "integer", "minimum": 1},
+        },
+        ["style", "name", "brand", "retail_price_cents", "release_date", "sizes"],
+        additionalProperties=False,
+    ),
+    "ProductList": _list_of("products", "Product"),
+    "Range": _obj({"low_cents": _INT_NULL, "high_cents": _INT_NULL}),
+    "MarketSummary": _obj(
+        {
+            "lowest_ask_cents": _INT_NULL,
+            "highest_bid_cents": _INT_NULL,
+            "last_sale_cents": _INT_NULL,
+            "last_sale_time": _TIME_NULL,
+            "sales_count": _INT,
+            "average_price_cents": _INT_NULL,
+            "volume_24h": _INT,
+            "volume_cents_24h": _INT,
+            "price_premium_pct": _NUM_NULL,
+            "volatility": _NUM_NULL,
+            "range_12m": {"anyOf": [_ref("Range"), {"type": "null"}]},
+            "change_24h_pct": _NUM_NULL,
+            "change_7d_pct": _NUM_NULL,
+            "change_30d_pct": _NUM_NULL,
+            "retail_price_cents": _INT,
+        },
+        [
+            "lowest_ask_cents",
+            "highest_bid_cents",
+            "last_sale_cents",
+            "sales_count",
+            "volume_24h",
+            "price_premium_pct",
+            "volatility",
+            "range_12m",
+        ],
+    ),
+    "SkuSummary": {
+        "allOf": [
+            _ref("MarketSummary"),
+            _obj(
+                {
+                    "sku": _STR,
+                    "style": _STR,
+                    "size": _STR_NULL,
+                    "tick_size_cents": _INT,
+                    "min_price_cents": _INT,
+                    "max_price_cents": _INT,
+                    "max_quantity": _INT,
+                },
+                ["sku", "tick_size_cents", "min_price_cents", "max_price_cents", "max_quantity"],
+            ),
+        ]
+    },
+    "ProductSummary": {
+        "allOf": [
+            _ref("MarketSummary"),
+            _obj({"style": _STR, "skus": {"type": "array", "items": _STR}}, ["style"]),
+        ]
+    },
+    "Level": {
+        "type": "array",
+        "description": "[price_cents, quantity, orders]",
+        "prefixItems": [_INT, _INT, _INT],
+        "minItems": 2,
+    },
+    "Book": _obj(
+        {
+            "sku": _STR,
+            "sequence": _INT,
+            "bids": {"type": "array", "items": _ref("Level")},
+            "asks": {"type": "array", "items": _ref("Level")},
+        }
+    ),
+    "Candle": _obj(
+        {
+            "start": _TIME,
+            "open_cents": _INT,
+            "high_cents": _INT,
+            "low_cents": _INT,
+            "close_cents": _INT,
+            "volume": _INT,
+        }
+    ),
+    "Candles": _obj(
+        {
+            "sku": _STR,
+            "style": _STR,
+            "interval": {"enum": ["1m", "1h", "1d", "1w"]},
+            "candles": {"type": "array", "items": _ref("Candle")},
+        },
+        ["interval", "candles"],
+        description="Empty intervals are omitted (what a candlestick chart expects).",
+    ),
+    "OrderRequest": _obj(
+        {
+            "sku": _STR,
+            "side": {"enum": ["bid", "ask"]},
+            "type": {"enum": ["limit", "market"]},
+            "price_cents": {"type": "integer", "description": "limit price or price protection"},
+            "quantity": {"type": "integer", "minimum": 1},
+            "time_in_force": {"enum": ["gtc", "ioc", "fok"], "default": "gtc"},
+            "post_only": {"type": "boolean", "default": False},
+            "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 60},
+            "client_order_id": {"type": "string", "minLength": 1, "maxLength": 64},
+        },
+        ["sku", "side", "type", "quantity"],
+        additionalProperties=False,
+    ),
+    "Order": _obj(
+        {
+            "id": _INT,
+            "client_order_id": _STR_NULL,
+            "sku": _STR,
+            "side": {"enum": ["bid", "ask"]},
+            "type": {"enum": ["limit", "market"]},
+            "time_in_force": {"enum": ["gtc", "ioc", "fok"]},
+            "post_only": {"type": "boolean"},
+            "price_cents": _INT_NULL,
+            "quantity": _INT,
+            "filled_quantity": _INT,
+            "remaining_quantity": _INT,
+            "status": {"enum": ["open", "filled", "canceled", "expired", "rejected"]},
+            "cancel_reason": _STR_NULL,
+            "created_at": _TIME,
+            "updated_at": _TIME_NULL,
+            "expires_at": _TIME_NULL,
+        },
+        [
+            "id",
+            "client_order_id",
+            "sku",
+            "side",
+            "type",
+            "price_cents",
+            "quantity",
+            "filled_quantity",
+            "remaining_quantity",
+            "status",
+            "created_at",
+        ],
+    ),
+    "Trade": _obj(
+        {
+            "id": _INT,
+            "sku": _STR,
+            "price_cents": _INT,
+            "quantity": _INT,
+            "taker_side": {"enum": ["bid", "ask"]},
+            "buy_order_id": _INT_NULL,
+            "sell_order_id": _INT_NULL,
+            "time": _TIME,
+            "settlement_status": {
+                "enum": ["awaiting_shipment", "shipped", "delivered", "canceled"]
+            },
+            "side": {"enum": ["bid", "ask"]},
+            "role": {"enum": ["maker", "taker"]},
+            "ship_by": _TIME_NULL,
+        },
+        ["id", "sku", "price_cents", "quantity", "taker_side", "time"],
+        description="A trade; an account's own fills add side, role, fees and settlement.",
+    ),
+    "PublicTrades": _list_of("trades", "Trade", sku=_STR),
+    "OrderResult": _obj(
+        {"order": _ref("Order"), "fills": {"type": "array", "items": _ref("Trade")}}
+    ),
+    "BatchRequest": _obj(
+        {"orders": {"type": "array", "items": _ref("OrderRequest"), "maxItems": 100}},
+        additionalProperties=False,
+    ),
+    "BatchResult": _obj(
+        {
+            "results": {
+                "type": "array",
+                "items": {
+                    "oneOf": [
+                        _ref("OrderResult"),
+                        _obj({"error": _ref("Problem")}),
+                    ]
+                },
+            }
+        }
+    ),
+    "AmendRequest": _obj(
+        {"quantity": {"type": "integer", "minimum": 1}, "price_cents": _INT},
+        [],
+        additionalProperties=False,
+        minProperties=1,
+    ),
+    "OrderList": _list_of("orders", "Order"),
+    "TradeList": _list_of("trades", "Trade"),
+    "AuthenticateRequest": _obj({"passed": {"type": "boolean"}}, additionalProperties=False),
+    "LedgerEntry": _obj(
+        {
+            "id": _INT,
+            "trade_id": _INT_NULL,
+            "kind": {"enum": ["charge", "payout", "fee", "refund", "penalty"]},
+            "amount_cents": _INT,
+            "time": _TIME,
+            "description": _STR,
+        },
+        ["kind", "amount_cents", "time"],
+    ),
+    "Ledger": _list_of("entries", "LedgerEntry"),
+    "HoldingRequest": _obj(
+        {
+            "sku": _STR,
+            "purchase_price_cents": {"type": "integer", "minimum": 0},
+            "acquired_at": {"type": "string", "description": "RFC 3339 time or YYYY-MM-DD"},
+            "condition": {"enum": ["new", "used"], "default": "new"},
+        },
+        ["sku", "purchase_price_cents"],
+        additionalProperties=False,
+    ),
+    "Holding": _obj(
+        {
+            "id": _INT,
+            "sku": _STR,
+            "purchase_price_cents": _INT,
+            "acquired_at": _TIME,
+            "condition": {"enum": ["new", "used"]},
+            "source": {"enum": ["manual", "exchange"]},
+        },
+        ["id", "sku", "purchase_price_cents", "acquired_at", "condition"],
+    ),
+    "PortfolioItem": {
+        "allOf": [
+            _ref("Holding"),
+            _obj(
+                {
+                    "mark_cents": _INT_NULL,
+                    "market_value_cents": _INT_NULL,
+                    "unrealized_gain_cents": _INT_NULL,
+                    "net_proceeds_cents": _INT_NULL,
+                },
+                ["market_value_cents"],
+            ),
+        ]
+    },
+    "Portfolio": _obj(
+        {
+            "mark": {"enum": ["last_sale", "highest_bid", "lowest_ask", "mid"]},
+            "items": {"type": "array", "items": _ref("PortfolioItem")},
+            "totals": _obj(
+                {
+                    "cost_cents": _INT,
+                    "market_value_cents": _INT,
+                    "unrealized_gain_cents": _INT,
+                    "realized_gain_cents": _INT,
+                    "unpriced_count": _INT,
+                    "count": _INT,
+                },
+                ["cost_cents", "market_value_cents", "unrealized_gain_cents", "unpriced_count"],
+            ),
+        }
+    ),
+    "HistoryPoint": _obj(
+        {
+            "date": _STR,
+            "time": _TIME,
+            "value_cents": _INT,
+            "cost_cents": _INT,
+            "unpriced_count": _INT,
+        },
+        ["value_cents", "cost_cents", "unpriced_count"],
+    ),
+    "PortfolioHistory": _obj(
+        {"interval": _STR, "points": {"type": "array", "items": _ref("HistoryPoint")}}
+    ),
+}
+
+
+def _json_content(schema: Schema) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+_PROBLEM = {
+    "description": "An error (RFC 9457 problem details).",
+    "content": {"application/problem+json": {"schema": _ref("Problem")}},
+}
+
+
+def _ok(description: str, schema: str, status: str = "200") -> dict[str, Any]:
+    return {status: {"description": description, "content": _json_content(_ref(schema))}}
+
+
+def _path_param(name: str, description: str, integer: bool = False) -> Schema:
+    schema: Schema = (
+        {"type": "integer", "minimum": 0} if integer else {"type": "string", "minLength": 1}
+    )
+    return {"name": name, "in": "path", "required": True, "schema": schema,
+            "description": description}
+
+
+def _query(name: str, schema: Schema, description: str) -> Schema:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}
+
+
+_STYLE = _path_param("style", "Product style, e.g. DZ5485-612.")
+_SKU = _path_param("sku", "SKU = style-size, e.g. DZ5485-612-10.")
+_ORDER_ID = _path_param("order_id", "Order id.", integer=True)
+_TRADE_ID = _path_param("trade_id", "Trade id.", integer=True)
+_HOLDING_ID = _path_param("holding_id", "Holding id.", integer=True)
+_CANDLE_QUERY = [
+    _query("interval", {"enum": ["1m", "1h", "1d", "1w"], "default": "1h"}, "Candle width."),
+    _query("start", {"type": "string", "format": "date-time"}, "RFC 3339 start (inclusive)."),
+    _query("end", {"type": "string", "format": "date-time"}, "RFC 3339 end (exclusive)."),
+    _query("format", {"enum": ["json", "csv", "parquet"], "default": "json"}, "Output format."),
+]
+_CANDLE_RESPONSES = {
+    "200": {
+        "description": "Candles, oldest first; intervals without trades are omitted.",
+        "content": {
+            "application/json": {"schema": _ref("Candles")},
+            "text/csv": {"schema": {"type": "string"}},
+            "application/vnd.apache.parquet": {
+                "schema": {"type": "string", "contentEncoding": "binary"}
+            },
+        },
+    }
+}
+
+
+def _op(
+    summary: str,
+    responses: dict[str, Any],
+    *,
+    tag: str,
+    public: bool = False,
+    optional_auth: bool = False,
+    params: list[Schema] | None = None,
+    body: str | None = None,
+) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "tags": [tag],
+        "responses": {**responses, "default": _PROBLEM},
+    }
+    if public:
+        op["security"] = []
+    elif optional_auth:
+        op["security"] = [{}, {"bearer": []}]
+    if params:
+        op["parameters"] = params
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": _json_content(_ref(body))}
+    return op
+
+
+_TEXT = {"text/plain": {"schema": {"type": "string"}}}
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+
+PATHS: dict[str, dict[str, dict[str, Any]]] = {
+    "/healthz": {"get": _op("Liveness", _ok("Alive.", "Status"), tag="ops", public=True)},
+    "/readyz": {
+        "get": _op("Readiness: 200 once recovery is done, else 503 not_ready",
+                   _ok("Ready.", "Status"), tag="ops", public=True)
+    },
+    "/metrics": {
+        "get": _op("Prometheus metrics",
+                   {"200": {"description": "Prometheus text format.", "content": _TEXT}},
+                   tag="ops", public=True)
+    },
+    "/v1/openapi.json": {
+        "get": _op("This document",
+                   {"200": {"description": "OpenAPI 3.1.",
+                            "content": _json_content({"type": "object"})}},
+                   tag="ops", public=True)
+    },
+    "/v1/config": {
+        "get": _op("Settings the web page needs (the feed's URL)",
+                   _ok("Config.", "Config"), tag="ops", public=True)
+    },
+    "/v1/accounts": {
+        "post": _op(
+            "Create an account. Without a key: a trader. With an admin key: any role. "
+            "The API key is shown once.",
+            _ok("Created.", "AccountCreated", "201"),
+            tag="accounts", optional_auth=True, body="AccountRequest",
+        )
+    },
+    "/v1/products": {
+        "get": _op("List products", _ok("Products.", "ProductList"), tag="catalog", public=True),
+        "post": _op("Add a product (admin)", _ok("Created.", "Product", "201"),
+                    tag="catalog", body="ProductRequest"),
+    },
+    "/v1/products/{style}": {
+        "get": _op("One product", _ok("Product.", "Product"), tag="catalog", public=True,
+                   params=[_STYLE])
+    },
+    "/v1/products/{style}/summary": {
+        "get": _op("Market summary over all sizes", _ok("Summary.", "ProductSummary"),
+                   tag="market", public=True, params=[_STYLE])
+    },
+    "/v1/products/{style}/candles": {
+        "get": _op("Candles over all sizes", _CANDLE_RESPONSES, tag="market", public=True,
+                   params=[_STYLE, *_CANDLE_QUERY])
+    },
+    "/v1/skus/{sku}": {
+        "get": _op("Market summary and trading rules of a SKU", _ok("Summary.", "SkuSummary"),
+                   tag="market", public=True, params=[_SKU])
+    },
+    "/v1/skus/{sku}/book": {
+        "get": _op(
+            "L2 order book (released state) with its market-data sequence",
+            _ok("Book.", "Book"), tag="market", public=True,
+            params=[_SKU, _query("depth", {"type": "integer", "minimum": 1, "maximum": 1000,
+                                           "default": 10}, "Levels per side.")],
+        )
+    },
+    "/v1/skus/{sku}/trades": {
+        "get": _op(
+            "Public trades, newest first", _ok("Trades.", "PublicTrades"), tag="market",
+            public=True,
+            params=[
+                _SKU,
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000,
+                                 "default": 50}, "Page size."),
+                _query("before", {"type": "integer", "minimum": 1},
+                       "Only trades with a smaller id (paging)."),
+            ],
+        )
+    },
+    "/v1/skus/{sku}/candles": {
+        "get": _op("OHLCV candles", _CANDLE_RESPONSES, tag="market", public=True,
+                   params=[_SKU, *_CANDLE_QUERY])
+    },
+    "/v1/orders": {
+        "post": _op(
+            "Place an order (201; 200 replays an idempotent client_order_id)",
+            {**_ok("Created.", "OrderResult", "201"),
+             **_ok("Idempotent replay of the first placement.", "OrderResult")},
+            tag="orders", body="OrderRequest",
+        ),
+        "get": _op(
+            "The caller's orders", _ok("Orders.", "OrderList"), tag="orders",
+            params=[_query("status", {"enum": ["open", "filled", "canceled", "expired",
+                                               "rejected"]}, "Filter by status.")],
+        ),
+    },
+    "/v1/orders/batch": {
+        "post": _op("Place up to 100 orders; one result or problem per order",
+                    _ok("Results in order.", "BatchResult"), tag="orders", body="BatchRequest")
+    },
+    "/v1/orders/{order_id}": {
+        "get": _op("One of the caller's orders", _ok("Order.", "Order"), tag="orders",
+                   params=[_ORDER_ID]),
+        "patch": _op("Amend quantity (new total) and/or price", _ok("Amended.", "OrderResult"),
+                     tag="orders", params=[_ORDER_ID], body="AmendRequest"),
+        "delete": _op("Cancel an open order", _ok("Canceled.", "Order"), tag="orders",
+                      params=[_ORDER_ID]),
+    },
+    "/v1/trades": {"get": _op("The caller's own fills", _ok("Trades.", "TradeList"),
+                              tag="trades")},
+    "/v1/trades/{trade_id}/ship": {
+        "post": _op("The seller marks the item shipped", _ok("Trade.", "Trade"),
+                    tag="settlement", params=[_TRADE_ID])
+    },
+    "/v1/trades/{trade_id}/authenticate": {
+        "post": _op("Authentication verdict (authenticator role)", _ok("Trade.", "Trade"),
+                    tag="settlement", params=[_TRADE_ID], body="AuthenticateRequest")
+    },
+    "/v1/ledger": {"get": _op("The caller's ledger", _ok("Entries.", "Ledger"),
+                              tag="settlement")},
+    "/v1/portfolio": {
+        "get": _op(
+            "Holdings valued at a mark", _ok("Portfolio.", "Portfolio"), tag="portfolio",
+            params=[_query("mark", {"enum": ["last_sale", "highest_bid", "lowest_ask", "mid"],
+                                    "default": "last_sale"}, "How to value holdings.")],
+        )
+    },
+    "/v1/portfolio/items": {
+        "post": _op("Add an item by hand", _ok("Added.", "Holding", "201"), tag="portfolio",
+                    body="HoldingRequest")
+    },
+    "/v1/portfolio/items/{holding_id}": {
+        "delete": _op("Remove a hand-added item", {"204": {"description": "Removed."}},
+                      tag="portfolio", params=[_HOLDING_ID])
+    },
+    "/v1/portfolio/history": {
+        "get": _op(
+            "Portfolio value over time (as-of each day's last sale)",
+            _ok("History.", "PortfolioHistory"), tag="portfolio",
+            params=[
+                _query("interval", {"enum": ["1m", "1h", "1d", "1w"], "default": "1d"},
+                       "Point spacing."),
+                _query("start", {"type": "string", "format": "date-time"}, "RFC 3339 start."),
+                _query("end", {"type": "string", "format": "date-time"}, "RFC 3339 end."),
+            ],
+        )
+    },
+    # The web page (api/web.py).
+    "/": {"get": _op("The web page", {"200": {"description": "HTML.", "content": _HTML}},
+                     tag="web", public=True)},
+    "/index.html": {"get": _op("The web page", {"200": {"description": "HTML.",
+                                                         "content": _HTML}},
+                               tag="web", public=True)},
+    "/favicon.ico": {"get": _op("Icon", {"200": {"description": "SVG icon."}}, tag="web",
+                                public=True)},
+    "/static/{path}": {"get": _op("The page's CSS and ES modules",
+                                  {"200": {"description": "A file."}}, tag="web", public=True,
+                                  params=[_path_param("path", "File path.")])},
+    "/vendor/lightweight-charts/{name}": {
+        "get": _op("TradingView Lightweight Charts (from node_modules)",
+                   {"200": {"description": "A file."}}, tag="web", public=True,
+                   params=[_path_param("name", "File name.")])
+    },
+}
+
+
+def build_openapi() -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document as a JSON-able dict."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Resale Exchange",
+            "version": "1.0.0",
+            "description": (
+                "A stock market of things: limit order books per SKU, matching, settlement, "
+                "market data and portfolios. Money is integer cents; times are RFC 3339 UTC. "
+                "Errors are RFC 9457 problem+json with a stable `code`. Per-key rate limits "
+                "answer 429 with Retry-After."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": PATHS,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "An API key."}
+            },
+        },
+    }
+
+
+def operation_for(method: str, path: str) -> dict[str, Any] | None:
+    """The operation documented for ``method`` on a path pattern, or None."""
+    return PATHS.get(path, {}).get(method.lower())

@@ -1,0 +1,235 @@
+"""The order book benchmark: our book against the bare loop, same events.
+
+Usage::
+
+    python -m bench book [--events N] [--repeats R] [--seed S]
+
+One workload (:mod:`bench.workload`) goes through the bare reference loop
+(:mod:`bench.bare`) and through one :class:`orderbook.OrderBook` per SKU in
+the same process. Our commands are built before timing, so both loops time
+only the matching. Each repeat uses fresh books; the best of ``R`` repeats of
+each counts (the machine is shared and noisy). "Events" are input commands.
+The garbage collector is paused during every timed loop, for both sides
+alike (the long-lived workload would otherwise make the collector's full
+passes, not the matching, dominate the noise).
+
+Per-event latency is measured in a separate pass over fresh books, with
+``time.perf_counter_ns`` around each call, so the clock's own cost does not
+skew the throughput figures.
+
+Prints a JSON object first (``book_vs_bare_ratio``, ``events_per_s``,
+``bare_events_per_s``, ``p50_us``, ``p99_us``, ``p999_us`` and the workload's
+facts), then a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from orderbook import (
+    CancelOrder,
+    Event,
+    Fill,
+    OrderBook,
+    OrderType,
+    PlaceOrder,
+    Side,
+    SkuRules,
+    TimeInForce,
+)
+
+from .bare import run_bare
+from .workload import CANCEL, LIMIT, Workload, generate
+from .workload import Event as WorkloadEvent
+
+__all__ = ["build_commands", "main", "run", "run_book"]
+
+RULES = SkuRules(tick_size_cents=100, min_price_cents=100, max_price_cents=10_000_000)
+
+Step = tuple[int, Any]
+
+
+def build_commands(events: Sequence[WorkloadEvent]) -> list[Step]:
+    """Turn workload tuples into ``(sku_index, command)`` pairs for the book."""
+    sides = {"bid": Side.BID, "ask": Side.ASK}
+    steps: list[Step] = []
+    for kind, sku, order_id, owner, side, price, qty, expires_at, now in events:
+        if kind == CANCEL:
+            steps.append((sku, CancelOrder(order_id, now)))
+        else:
+            steps.append(
+                (
+                    sku,
+                    PlaceOrder(
+                        order_id,
+                        owner,
+                        sides[side],
+                        qty,
+                        price,
+                        OrderType.LIMIT if kind == LIMIT else OrderType.MARKET,
+                        TimeInForce.GTC,
+                        False,
+                        expires_at,
+                        now,
+                    ),
+                )
+            )
+    return steps
+
+
+def _bound(steps: Sequence[Step], n_skus: int) -> tuple[list[OrderBook], list[tuple[Any, Any]]]:
+    """Fresh books, and each step as (bound method, command).
+
+    The method is picked by command type up front (``place`` / ``cancel``),
+    as the engine does once it has parsed a command; :meth:`OrderBook.handle`
+    would add one dispatch call per event.
+    """
+    books = [OrderBook(f"SKU-{i:03d}", RULES) for i in range(n_skus)]
+    places = [book.place for book in books]
+    cancels = [book.cancel for book in books]
+    return books, [
+        ((cancels if type(cmd) is CancelOrder else places)[sku], cmd) for sku, cmd in steps
+    ]
+
+
+def run_book(steps: Sequence[Step], n_skus: int) -> float:
+    """Time one pass of ``steps`` through fresh books; returns seconds."""
+    books, calls = _bound(steps, n_skus)
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        for handle, cmd in calls:
+            handle(cmd)
+        elapsed = time.perf_counter() - start
+    finally:
+        gc.enable()
+    del books
+    return elapsed
+
+
+def _time_bare(events: Sequence[WorkloadEvent], n_skus: int) -> tuple[float, int]:
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        traded = run_bare(events, n_skus)
+        elapsed = time.perf_counter() - start
+    finally:
+        gc.enable()
+    return elapsed, traded
+
+
+def _traded(steps: Sequence[Step], n_skus: int) -> int:
+    """Quantity traded by the book (an untimed pass), to compare with the bare loop."""
+    _, calls = _bound(steps, n_skus)
+    total = 0
+    for handle, cmd in calls:
+        events: list[Event] = handle(cmd)
+        for event in events:
+            if type(event) is Fill:
+                total += event.quantity
+    return total
+
+
+def _latencies(steps: Sequence[Step], n_skus: int) -> list[int]:
+    _, calls = _bound(steps, n_skus)
+    clock: Callable[[], int] = time.perf_counter_ns
+    out = [0] * len(calls)
+    gc.collect()
+    gc.disable()
+    try:
+        for i, (handle, cmd) in enumerate(calls):
+            t0 = clock()
+            handle(cmd)
+            out[i] = clock() - t0
+    finally:
+        gc.enable()
+    out.sort()
+    return out
+
+
+def _pct(sorted_ns: Sequence[int], q: float) -> float:
+    i = min(len(sorted_ns) - 1, int(q * len(sorted_ns)))
+    return round(sorted_ns[i] / 1000, 2)
+
+
+def run(n_events: int = 1_000_000, repeats: int = 3, seed: int = 20260101) -> dict[str, Any]:
+    """Run the whole benchmark and return the result record."""
+    t0 = time.perf_counter()
+    workload: Workload = generate(n_events, seed=seed)
+    gen_s = time.perf_counter() - t0
+    events = workload.events
+    steps = build_commands(events)
+    n = len(events)
+    ours: list[float] = []
+    bare: list[float] = []
+    traded_bare = 0
+    for _ in range(repeats):
+        elapsed, traded_bare = _time_bare(events, workload.n_skus)
+        bare.append(elapsed)
+        ours.append(run_book(steps, workload.n_skus))
+    traded_ours = _traded(steps, workload.n_skus)
+    lat = _latencies(steps, workload.n_skus)
+    best_ours = n / min(ours)
+    best_bare = n / min(bare)
+    return {
+        "book_vs_bare_ratio": round(best_ours / best_bare, 3),
+        "events_per_s": round(best_ours),
+        "bare_events_per_s": round(best_bare),
+        "p50_us": _pct(lat, 0.50),
+        "p99_us": _pct(lat, 0.99),
+        "p999_us": _pct(lat, 0.999),
+        "max_us": round(lat[-1] / 1000, 2),
+        "events": n,
+        "skus": workload.n_skus,
+        "repeats": repeats,
+        "seed": seed,
+        "mix": workload.mix(),
+        "traded_quantity": traded_ours,
+        "bare_traded_quantity": traded_bare,
+        "runs_s": {"book": [round(x, 3) for x in ours], "bare": [round(x, 3) for x in bare]},
+        "generate_s": round(gen_s, 2),
+    }
+
+
+def _table(result: dict[str, Any]) -> str:
+    rows = [
+        ("events", f"{result['events']:,}"),
+        ("mix", ", ".join(f"{k} {v:,}" for k, v in result["mix"].items())),
+        ("book events/s", f"{result['events_per_s']:,}"),
+        ("bare events/s", f"{result['bare_events_per_s']:,}"),
+        ("book / bare", f"{result['book_vs_bare_ratio']:.3f}  (bar: >= 0.6)"),
+        ("latency p50", f"{result['p50_us']} us"),
+        ("latency p99", f"{result['p99_us']} us"),
+        ("latency p99.9", f"{result['p999_us']} us"),
+        (
+            "traded qty book/bare",
+            f"{result['traded_quantity']:,} / {result['bare_traded_quantity']:,}",
+        ),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Command-line entry: run, print the JSON line then the table; return the record."""
+    parser = argparse.ArgumentParser(prog="python -m bench book", description=__doc__)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=20260101)
+    args = parser.parse_args(argv)
+    result = run(args.events, args.repeats, args.seed)
+    print(json.dumps(result), flush=True)
+    print(_table(result), flush=True)
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

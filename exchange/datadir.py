@@ -1,0 +1,101 @@
+"""One writer per data directory: an advisory lock on ``<data_dir>/LOCK``.
+
+``fcntl.flock(LOCK_EX | LOCK_NB)`` on the LOCK file; the holder writes its
+pid there so that a refused process can say who holds it. The kernel drops
+the lock when the holder exits, even by SIGKILL, so a crash never leaves a
+stale lock behind (the file itself stays; it is never deleted, which would
+let two processes lock two different files of the same name).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+__all__ = ["DataDirLock", "DataDirLocked"]
+
+LOCK_NAME = "LOCK"
+
+
+class DataDirLocked(Exception):
+    """Another process holds the data directory.
+
+    ``str()`` is one line: ``data directory <path> is in use by another
+    exchange process (pid N)``.
+    """
+
+    def __init__(self, path: Path, pid: int | None) -> None:
+        self.path = str(path)
+        self.pid = pid
+        holder = f"pid {pid}" if pid is not None else "pid unknown"
+        super().__init__(
+            f"data directory {self.path} is in use by another exchange process ({holder})"
+        )
+
+
+class DataDirLock:
+    """Exclusive lock of a data directory for the life of this process's writer.
+
+    Usable as a context manager. ``acquire()`` creates the directory if needed.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.path = self.data_dir / LOCK_NAME
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        """True while this object holds the lock."""
+        return self._fd is not None
+
+    def acquire(self) -> None:
+        """Take the lock or fail at once.
+
+        Raises:
+            DataDirLocked: another process (or another lock object) holds it.
+        """
+        if self._fd is not None:
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = _read_pid(fd)
+            os.close(fd)
+            raise DataDirLocked(self.data_dir.resolve(), pid) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        """Give the lock up (idempotent)."""
+        fd = self._fd
+        if fd is None:
+            return
+        self._fd = None
+        try:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def __enter__(self) -> DataDirLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None

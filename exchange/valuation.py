@@ -1,0 +1,246 @@
+"""Portfolio valuation with polars: pure frame functions, no database.
+
+A *holdings frame* has ``id``, ``sku``, ``purchase_price_cents``,
+``acquired_at`` (int ns) and optionally ``account_id``, ``condition``,
+``source``, ``removed``. Each holding is one item.
+
+Valuation now (:func:`value_at_marks`, :func:`valuation_frame`): each holding
+is marked at its SKU's mark; ``market_value_cents = mark_cents`` and
+``unrealized_gain_cents = mark - purchase price``. A holding without a mark
+(its SKU never traded, or the book has no such bid/ask, or ``mid`` lacks a
+side) keeps ``market_value_cents`` null and counts in ``unpriced_count``; it is
+in the cost total but in neither the value nor the unrealized gain, so
+``value - cost`` of the priced items equals the unrealized gain. Marks:
+
+- ``last_sale``: the last sale at or before now (gross, before fees);
+- ``highest_bid`` / ``lowest_ask``: the live book's best bid / ask;
+- ``mid``: ``(bid + ask) // 2``, rounded down to the cent, null unless both
+  sides exist.
+
+Value history (:func:`history_frame`): for each point ``[start, start +
+interval)`` the value is taken *as of* ``as_of`` (the point's last ns, or now
+for the current one): the holdings acquired at or before ``as_of`` and not
+sold by then (sold at a realized gain's ``time``), each marked at the last sale
+of its SKU at or before ``as_of`` with ``join_asof`` (backward). A holding
+bought before its SKU's first sale is unpriced until that sale. Past days use
+their own prices, never today's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+from exchange.clock import DAY_NS, HOUR_NS
+from exchange.errors import ExchangeError
+
+__all__ = [
+    "HISTORY_INTERVALS",
+    "MARKS",
+    "MAX_HISTORY_POINTS",
+    "history_frame",
+    "history_points",
+    "totals_by_account",
+    "valuation_frame",
+    "valuation_totals",
+    "value_at_marks",
+]
+
+MARKS = ("last_sale", "highest_bid", "lowest_ask", "mid")
+HISTORY_INTERVALS: dict[str, int] = {
+    "1m": 60 * 1_000_000_000,
+    "1h": HOUR_NS,
+    "1d": DAY_NS,
+    "1w": 7 * DAY_NS,
+}
+MAX_HISTORY_POINTS = 10_000
+# 1970-01-01 was a Thursday; the first Monday 00:00 UTC is 4 days later.
+_FIRST_MONDAY_NS = 4 * DAY_NS
+
+_MARKS_SCHEMA = {"sku": pl.String(), "mark_cents": pl.Int64()}
+
+
+def marks_for(
+    mark: str,
+    skus: list[str],
+    *,
+    last_sales: Mapping[str, int],
+    bests: Mapping[str, tuple[int | None, int | None]],
+) -> pl.DataFrame:
+    """A ``(sku, mark_cents)`` frame for the SKUs that have a mark of that kind."""
+    if mark not in MARKS:
+        raise ExchangeError(
+            "validation_error", f"mark must be one of {', '.join(MARKS)}, not {mark!r}."
+        )
+    marks: dict[str, int] = {}
+    for sku in skus:
+        if mark == "last_sale":
+            price = last_sales.get(sku)
+        else:
+            bid, ask = bests.get(sku, (None, None))
+            if mark == "highest_bid":
+                price = bid
+            elif mark == "lowest_ask":
+                price = ask
+            else:
+                price = None if bid is None or ask is None else (bid + ask) // 2
+        if price is not None:
+            marks[sku] = price
+    return pl.DataFrame(
+        {"sku": list(marks), "mark_cents": list(marks.values())}, schema=_MARKS_SCHEMA
+    )
+
+
+def value_at_marks(
+    holdings: pl.DataFrame | pl.LazyFrame, marks: pl.DataFrame | pl.LazyFrame
+) -> pl.LazyFrame:
+    """Holdings joined to ``(sku, mark_cents)`` with value and unrealized gain.
+
+    Adds ``mark_cents``, ``market_value_cents`` and ``unrealized_gain_cents``
+    (null when the SKU has no mark), keeping the holdings' order.
+    """
+    return (
+        holdings.lazy()
+        .join(marks.lazy(), on="sku", how="left", maintain_order="left")
+        .with_columns(
+            market_value_cents=pl.col("mark_cents"),
+            unrealized_gain_cents=pl.col("mark_cents") - pl.col("purchase_price_cents"),
+        )
+    )
+
+
+def valuation_frame(
+    holdings: pl.DataFrame,
+    mark: str,
+    *,
+    last_sales: Mapping[str, int],
+    bests: Mapping[str, tuple[int | None, int | None]],
+) -> pl.DataFrame:
+    """One account's holdings valued at ``mark`` (see the module docstring)."""
+    skus = holdings["sku"].unique().to_list()
+    marks = marks_for(mark, skus, last_sales=last_sales, bests=bests)
+    return value_at_marks(holdings, marks).collect()
+
+
+def _totals_exprs() -> list[pl.Expr]:
+    priced = pl.col("market_value_cents").is_not_null()
+    return [
+        pl.col("purchase_price_cents").sum().alias("cost_cents"),
+        pl.col("market_value_cents").sum().alias("market_value_cents"),
+        pl.col("unrealized_gain_cents").sum().alias("unrealized_gain_cents"),
+        (~priced).sum().cast(pl.Int64).alias("unpriced_count"),
+        pl.len().cast(pl.Int64).alias("count"),
+    ]
+
+
+def valuation_totals(items: pl.DataFrame) -> dict[str, Any]:
+    """Totals of a valued frame: cost (all items), value and gain (priced ones), counts."""
+    row = items.select(_totals_exprs()).row(0, named=True)
+    return {k: int(v or 0) for k, v in row.items()}
+
+
+def totals_by_account(valued: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """:func:`valuation_totals` for every ``account_id`` of a valued frame at once."""
+    return valued.lazy().group_by("account_id").agg(_totals_exprs()).collect()
+
+
+def history_points(interval: str, start_ns: int, end_ns: int, now_ns: int) -> pl.DataFrame:
+    """The points ``(start, as_of)`` of a history from ``start_ns`` to ``end_ns``.
+
+    Points start at interval boundaries (epoch-aligned; weeks on Monday
+    00:00 UTC) from the one containing ``start_ns`` up to, not including,
+    ``end_ns``. ``as_of`` is the point's last ns, or ``now_ns`` if earlier.
+
+    Raises:
+        ExchangeError: ``validation_error`` for an unknown interval or more
+            than :data:`MAX_HISTORY_POINTS` points.
+    """
+    step = HISTORY_INTERVALS.get(interval)
+    if step is None:
+        raise ExchangeError(
+            "validation_error",
+            f"interval must be one of {', '.join(HISTORY_INTERVALS)}, not {interval!r}.",
+        )
+    origin = _FIRST_MONDAY_NS if interval == "1w" else 0
+    first = start_ns - (start_ns - origin) % step
+    count = max(0, -(-(end_ns - first) // step))
+    if count > MAX_HISTORY_POINTS:
+        raise ExchangeError(
+            "validation_error",
+            f"the range has {count} points of {interval}; at most {MAX_HISTORY_POINTS}.",
+        )
+    starts = pl.int_range(0, count, dtype=pl.Int64, eager=True) * step + first
+    return pl.DataFrame({"start": starts}).with_columns(
+        as_of=pl.min_horizontal(pl.col("start") + (step - 1), pl.lit(now_ns, dtype=pl.Int64))
+    )
+
+
+def history_frame(
+    holdings: pl.DataFrame,
+    realized: pl.DataFrame,
+    sales: pl.DataFrame,
+    points: pl.DataFrame,
+) -> pl.DataFrame:
+    """Value history of one portfolio: one row per point, as of its ``as_of``.
+
+    Args:
+        holdings: the account's holdings, soft-deleted ones included (``removed``).
+        realized: ``(holding_id, time)`` of the account's sales of holdings.
+        sales: sales frame of the held SKUs, in time order.
+        points: from :func:`history_points`.
+
+    Returns:
+        ``start``, ``as_of``, ``value_cents`` (priced items), ``cost_cents`` (all
+        held items), ``unpriced_count``, ``count``.
+    """
+    sold = (
+        realized.lazy()
+        .group_by("holding_id")
+        .agg(sold_at=pl.col("time").min())
+        .rename({"holding_id": "id"})
+    )
+    held = holdings.lazy().join(sold, on="id", how="left")
+    if "removed" in holdings.columns:
+        # taken back by hand (no sale): it never was a real holding
+        held = held.filter(~pl.col("removed") | pl.col("sold_at").is_not_null())
+    held = held.select("id", "sku", "purchase_price_cents", "acquired_at", "sold_at")
+    grid = (
+        points.lazy()
+        .join(held, how="cross")
+        .filter(
+            (pl.col("acquired_at") <= pl.col("as_of"))
+            & (pl.col("sold_at").is_null() | (pl.col("sold_at") > pl.col("as_of")))
+        )
+        .sort("as_of")
+    )
+    marks = (
+        sales.lazy()
+        .select("sku", "time", "price_cents")
+        # one price per (sku, time): the last sale of that instant
+        .unique(subset=["sku", "time"], keep="last", maintain_order=True)
+        .sort("time", maintain_order=True)
+    )
+    valued = grid.join_asof(
+        marks,
+        left_on="as_of",
+        right_on="time",
+        by="sku",
+        strategy="backward",
+        # both sides are sorted on their keys just above; polars cannot verify it with ``by``
+        check_sortedness=False,
+    )
+    per_point = valued.group_by("start").agg(
+        value_cents=pl.col("price_cents").sum(),
+        cost_cents=pl.col("purchase_price_cents").sum(),
+        unpriced_count=pl.col("price_cents").is_null().sum().cast(pl.Int64),
+        count=pl.len().cast(pl.Int64),
+    )
+    return (
+        points.lazy()
+        .join(per_point, on="start", how="left")
+        .with_columns(pl.col("value_cents", "cost_cents", "unpriced_count", "count").fill_null(0))
+        .sort("start")
+        .collect()
+    )

@@ -1,0 +1,176 @@
+"""The ``exchange`` command as a user runs it: subprocesses on free ports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import signal
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import connect
+
+from api.demo import DemoMarket
+
+from .server import run_exchange, serve
+
+
+def _http(method: str, url: str, body: Any = None, key: str | None = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _one_line_error(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def test_serve_lock_ports_offline_accounts_and_recover(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with serve(data) as server:
+        assert server.http_url.startswith("http://127.0.0.1:")
+        assert server.ws_url.startswith("ws://127.0.0.1:")
+        assert _http("GET", server.http_url + "/healthz") == {"status": "ok"}
+        assert _http("GET", server.http_url + "/readyz") == {"status": "ready"}
+        assert _http("GET", server.http_url + "/v1/config")["feed_url"] == server.ws_url
+
+        # The data dir is locked while the server runs.
+        locked = run_exchange("accounts", "create", "Zed", "--data-dir", str(data))
+        assert locked.returncode == 1
+        assert "in use" in _one_line_error(locked.stderr)
+        second = run_exchange("serve", "--http-port", "0", "--feed-port", "0",
+                              "--data-dir", str(data))
+        assert second.returncode == 1 and "in use" in _one_line_error(second.stderr)
+
+        # A port in use is a clear one-line error, exit 1.
+        busy = run_exchange("serve", "--http-port", str(server.http_port), "--feed-port", "0",
+                            "--data-dir", str(tmp_path / "other"))
+        assert busy.returncode == 1
+        assert "already in use" in _one_line_error(busy.stderr)
+        busy = run_exchange("serve", "--http-port", "0", "--feed-port", str(server.ws_port),
+                            "--data-dir", str(tmp_path / "other"))
+        assert busy.returncode == 1 and "already in use" in _one_line_error(busy.stderr)
+
+        # Portfolio on the command line, over REST.
+        key = _http("POST", server.http_url + "/v1/accounts", {"name": "Col"})["api_key"]
+        sku = _http("GET", server.http_url + "/v1/products")["products"][0]["skus"][0]["sku"]
+        _http("POST", server.http_url + "/v1/portfolio/items",
+              {"sku": sku, "purchase_price_cents": 12_345}, key=key)
+        shown = run_exchange("portfolio", "--api-key", key, "--url", server.http_url)
+        assert shown.returncode == 0, shown.stderr
+        assert sku in shown.stdout and "$123.45" in shown.stdout
+        refused = run_exchange("portfolio", "--api-key", "bad", "--url", server.http_url)
+        assert refused.returncode == 1 and "not known" in _one_line_error(refused.stderr)
+
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(20) == 0
+
+    created = run_exchange("accounts", "create", "Root", "--role", "admin",
+                           "--data-dir", str(data))
+    assert created.returncode == 0, created.stderr
+    lines = created.stdout.splitlines()
+    assert lines[0].startswith("account_id: ") and lines[1].startswith("api_key: ")
+    key = lines[1].removeprefix("api_key: ")
+
+    checked = run_exchange("recover", "--check", "--data-dir", str(data))
+    assert checked.returncode == 0, checked.stderr
+
+    exported = run_exchange("export", "trades", "--format", "csv", "--data-dir", str(data))
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout.splitlines()[0].startswith("id,sku")
+
+    # The account created offline works once the server is back.
+    with serve(data) as server:
+        role = _http("POST", server.http_url + "/v1/accounts",
+                     {"name": "Checker", "role": "authenticator"}, key=key)
+        assert role["role"] == "authenticator"
+
+
+def test_recover_check_names_the_offset(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with serve(data):
+        pass
+    segments = sorted((data / "journal").glob("*.log"))
+    assert segments
+    raw = bytearray(segments[0].read_bytes())
+    assert len(raw) > 40
+    raw[20] ^= 0xFF  # inside the first record's payload: not a torn tail
+    segments[0].write_bytes(bytes(raw))
+    checked = run_exchange("recover", "--check", "--data-dir", str(data))
+    assert checked.returncode != 0
+    assert "offset" in checked.stderr
+
+
+def test_bad_settings_exit_2(tmp_path: Path) -> None:
+    for args, env in (
+        (["serve", "--http-port", "abc"], {}),
+        (["serve", "--http-port", "70000"], {}),
+        (["serve"], {"EXCHANGE_FEED_PORT": "nope"}),
+        (["serve", "--rate-limit", "-1"], {}),
+        (["serve", "--bogus"], {}),
+        (["serve", "--host", "256.1.1.1", "--http-port", "0", "--feed-port", "0",
+          "--data-dir", str(tmp_path / "d")], {}),
+    ):
+        result = run_exchange(*args, env=env)
+        assert result.returncode == 2, (args, result.stderr)
+        _one_line_error(result.stderr)
+
+
+def test_help_lists_commands() -> None:
+    result = run_exchange("--help")
+    assert result.returncode == 0
+    for command in ("serve", "demo", "accounts", "recover", "export", "portfolio", "watch"):
+        assert command in result.stdout
+    serve_help = run_exchange("serve", "--help").stdout
+    assert "EXCHANGE_HTTP_PORT" in serve_help and "EXCHANGE_DATABASE_URL" in serve_help
+
+
+async def test_shutdown_closes_feed_with_1001(tmp_path: Path) -> None:
+    with serve(tmp_path / "data") as server:
+        async with connect(server.ws_url) as ws:
+            server.proc.send_signal(signal.SIGTERM)
+            try:
+                while True:
+                    await ws.recv()
+            except websockets.ConnectionClosed as closed:
+                assert closed.rcvd is not None and closed.rcvd.code == 1001
+        assert server.proc.wait(20) == 0
+
+
+def test_demo_market_orders_are_valid_and_some_cross() -> None:
+    rules = {"tick_size_cents": 100, "min_price_cents": 100, "max_price_cents": 1_000_000}
+    market = DemoMarket([("A-1", 18_000, rules), ("B-1", 50_000, rules)], 4, random.Random(7))
+    crossing = 0
+    for _ in range(600):
+        trader, body = market.next_order()
+        assert 0 <= trader < 4
+        price = body["price_cents"]
+        assert price % 100 == 0 and 100 <= price <= 1_000_000
+        fair = market.fair[body["sku"]]
+        if (body["side"] == "bid") == (price > fair) or body["type"] == "market":
+            crossing += 1
+    assert 50 < crossing < 200
+
+
+async def test_demo_trades_show_on_the_feed(tmp_path: Path) -> None:
+    with serve(tmp_path / "data", "--orders-per-second", "100", "--seed", "3",
+               command="demo") as server:
+        async with connect(server.ws_url) as ws:
+            await ws.send(json.dumps({"type": "subscribe", "channels": ["trades"],
+                                      "skus": ["*"]}))
+            async with asyncio.timeout(20):
+                while True:
+                    message = json.loads(await ws.recv())
+                    if message["type"] == "trade":
+                        break
+        assert message["price_cents"] > 0 and message["sku"]
