@@ -29,6 +29,7 @@ import io
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -192,7 +193,14 @@ _HTTP_CODES = {
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Render every error as problem+json; log and hide unexpected ones as a 500."""
     try:
-        return await handler(request)
+        response = await handler(request)
+        if isinstance(response, web.FileResponse):
+            # aiohttp's static files answer a missing file with a bare 404 at
+            # send time, past this middleware; catch it here instead.
+            path = getattr(response, "_path", None)
+            if path is not None and not Path(path).is_file():
+                raise web.HTTPNotFound()
+        return response
     except ExchangeError as err:
         body = problem_from_error(err, instance=request.path)
         headers = {"Retry-After": "1"} if err.status == 429 else None

@@ -32,6 +32,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "client_order_id_reused": 409,
     "product_exists": 409,
     "invalid_settlement_transition": 409,
+    "ship_deadline_passed": 409,
     "payload_too_large": 413,
     "rate_limited": 429,
     "batch_too_large": 422,

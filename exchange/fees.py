@@ -329,12 +329,20 @@ class SellerStats:
 
     A sale is recorded when its trade matches and removed if settlement
     cancels it (a canceled trade is not a sale). A sale at time ``t`` counts
-    at ``now`` while ``t > now - window_ns``. Times passed to
-    :meth:`record_sale` should not decrease (the engine's times do not); the
-    window is pruned from its oldest end.
+    at ``now`` while ``t > now - window_ns``.
 
-    Costs: :meth:`record_sale` and :meth:`remove_sale` O(1), :meth:`level`
-    amortized O(1).
+    Only :meth:`record_sale`, :meth:`remove_sale` and :meth:`prune` change
+    the state, and the engine calls them only while applying journaled
+    commands (with the command's time), so replay rebuilds the same state.
+    :meth:`level` and :meth:`totals` are pure reads: safe to call from
+    anywhere with any ``now`` (e.g. a REST handler with the wall clock).
+    Expired sales are dropped from the oldest end when the seller records
+    its next sale, or by :meth:`prune` (the engine may call it on its
+    journaled tick). Times passed to :meth:`record_sale` should not
+    decrease (the engine's times do not).
+
+    Costs: :meth:`record_sale` and :meth:`remove_sale` amortized O(1);
+    :meth:`level` O(1) plus the seller's expired-but-unpruned sales.
     """
 
     def __init__(self, schedule: FeeSchedule = DEFAULT_SCHEDULE) -> None:
@@ -344,12 +352,20 @@ class SellerStats:
     def record_sale(
         self, seller_id: str, trade_id: int, time: int, quantity: int, gross_cents: int
     ) -> None:
-        """Count a matched trade of ``quantity`` items worth ``gross_cents`` to its seller."""
+        """Count a matched trade of ``quantity`` items worth ``gross_cents`` to its seller.
+
+        Also drops the seller's sales that left the window by ``time``.
+
+        Raises:
+            ValueError: if the trade is already counted (an engine bug).
+        """
         window = self._sellers.get(seller_id)
         if window is None:
             window = self._sellers[seller_id] = _Window()
-        if trade_id in window.live:
+        elif trade_id in window.live:
             raise ValueError(f"trade {trade_id} already recorded")
+        else:
+            self._prune(window, time)
         window.live[trade_id] = (time, quantity, gross_cents)
         window.order.append((time, trade_id))
         window.count += quantity
@@ -364,31 +380,54 @@ class SellerStats:
         if sale is not None:
             window.count -= sale[1]
             window.volume -= sale[2]
+        if not window.live:
+            del self._sellers[seller_id]
 
     def _prune(self, window: _Window, now: int) -> None:
         cutoff = now - self.schedule.window_ns
         order, live = window.order, window.live
         while order and order[0][0] <= cutoff:
-            _, trade_id = order.popleft()
-            sale = live.pop(trade_id, None)
-            if sale is not None:
+            time, trade_id = order.popleft()
+            sale = live.get(trade_id)
+            # A removed sale may linger in ``order``: only a live one counts.
+            if sale is not None and sale[0] == time:
+                del live[trade_id]
                 window.count -= sale[1]
                 window.volume -= sale[2]
 
+    def prune(self, now: int) -> None:
+        """Drop every sale that left the window by ``now``, and idle sellers.
+
+        O(sellers + sales dropped). Call it only with a journaled time.
+        """
+        for seller_id in list(self._sellers):
+            window = self._sellers[seller_id]
+            self._prune(window, now)
+            if not window.live:
+                del self._sellers[seller_id]
+
     def totals(self, seller_id: str, now: int) -> tuple[int, int]:
-        """``(items sold, gross volume in cents)`` of the seller in the window ending ``now``."""
+        """``(items sold, gross volume in cents)`` of the seller in the window ending ``now``.
+
+        A pure read: changes nothing.
+        """
         window = self._sellers.get(seller_id)
         if window is None:
             return 0, 0
-        self._prune(window, now)
-        if not window.live:
-            # Forget idle sellers so the state (and snapshots) stay small.
-            del self._sellers[seller_id]
-            return 0, 0
-        return window.count, window.volume
+        count, volume = window.count, window.volume
+        cutoff = now - self.schedule.window_ns
+        live = window.live
+        for time, trade_id in window.order:
+            if time > cutoff:
+                break
+            sale = live.get(trade_id)
+            if sale is not None and sale[0] == time:
+                count -= sale[1]
+                volume -= sale[2]
+        return count, volume
 
     def level(self, seller_id: str, now: int) -> int:
-        """The seller's level at ``now`` from its sales in the window."""
+        """The seller's level at ``now`` from its sales in the window (a pure read)."""
         count, volume = self.totals(seller_id, now)
         return seller_level(count, volume, self.schedule)
 
@@ -396,7 +435,8 @@ class SellerStats:
         """Canonical JSON-able state: sellers sorted, sales oldest first.
 
         Pruning is lazy, so the dict may still hold sales that have left the
-        window; two stats that saw the same calls give the same dict.
+        window; two stats that saw the same mutating calls give the same dict
+        (reads never change it).
         """
         sellers: dict[str, list[list[int]]] = {}
         for seller_id in sorted(self._sellers):
@@ -404,8 +444,7 @@ class SellerStats:
             sales = []
             for time, trade_id in window.order:
                 sale = window.live.get(trade_id)
-                # A removed sale may linger in ``order``: skip it, and skip a
-                # trade id seen twice (it cannot be: record_sale refuses it).
+                # A removed sale may linger in ``order``: skip it.
                 if sale is not None and sale[0] == time:
                     sales.append([trade_id, time, sale[1], sale[2]])
             if sales:

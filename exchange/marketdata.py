@@ -127,7 +127,9 @@ class L2Mirror:
         book.book_sequence = book_sequence
         book.trade_sequence = trade_sequence
 
-    def apply(self, event: MarketDataEvent, orders: dict[tuple[str, int], int] | None = None) -> None:
+    def apply(
+        self, event: MarketDataEvent, orders: dict[tuple[str, int], int] | None = None
+    ) -> None:
         """Advance one SKU by a released event.
 
         ``orders`` optionally maps ``(side, price)`` to the level's order count.

@@ -32,7 +32,9 @@ SKU = "DZ5485-612-10"
 SKU2 = "DZ5485-612-11"
 
 
-def product_cmd(style: str = STYLE, retail: int = 18_000, sizes: tuple[str, ...] = ("10", "11")) -> CreateProduct:
+def product_cmd(
+    style: str = STYLE, retail: int = 18_000, sizes: tuple[str, ...] = ("10", "11")
+) -> CreateProduct:
     """A CreateProduct with the catalog's default rules (100-cent ticks)."""
     return CreateProduct(
         style=style,
@@ -139,3 +141,6 @@ def tmp_data_dir(tmp_path: Path) -> Iterator[Path]:
 def rows(outcome: Outcome, kind: str) -> list[dict[str, Any]]:
     """The store rows of one kind in an outcome."""
     return [row for k, row in outcome.store_ops if k == kind]
+
+
+HOUR_NS = 3600 * 1_000_000_000

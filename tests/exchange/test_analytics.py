@@ -23,7 +23,7 @@ from exchange.analytics import (
     summaries_frame,
 )
 from exchange.errors import ExchangeError
-from exchange.store import TradeStore, sqlite_url
+from exchange.store import StoreWriter, TradeStore, sqlite_url
 
 DAY = 86_400 * 10**9
 HOUR = 3600 * 10**9
@@ -319,3 +319,14 @@ def test_candles_and_exports_from_the_store(store: TradeStore) -> None:
     assert orjson.loads(analytics.export_trades("json", sku="NONE")) == []
     with pytest.raises(ExchangeError):
         analytics.export_trades("xml")
+
+
+def test_reads_see_what_the_writer_was_given(store: TradeStore) -> None:
+    writer = StoreWriter(store)
+    try:
+        analytics = Analytics(store, flush=writer.flush)
+        writer.submit([trade_op(1, NOW - HOUR, 10_000)])
+        # flush() runs before the read, so a just-made trade is always visible
+        assert analytics.sku_summary(SKU, now_ns=NOW)["last_sale_cents"] == 10_000
+    finally:
+        writer.close()

@@ -239,13 +239,33 @@ def test_seller_stats_window_is_the_last_90_days() -> None:
     stats = SellerStats()
     stats.record_sale("acc_1", 1, time=1_000, quantity=1, gross_cents=150_000)
     stats.record_sale("acc_1", 2, time=2_000, quantity=1, gross_cents=100)
+    before = stats.to_dict()
     # A sale at t counts while t > now - window.
     assert stats.totals("acc_1", now=WINDOW + 999) == (2, 150_100)
     assert stats.level("acc_1", now=WINDOW + 999) == 2
     assert stats.totals("acc_1", now=WINDOW + 1_000) == (1, 100)
     assert stats.level("acc_1", now=WINDOW + 1_000) == 1
     assert stats.totals("acc_1", now=WINDOW + 2_000) == (0, 0)
+    # Reads change nothing (a REST handler may ask with the wall clock).
+    assert stats.to_dict() == before
+    assert stats.totals("acc_1", now=2_000) == (2, 150_100)
+
+
+def test_seller_stats_prune_on_record_and_on_demand() -> None:
+    stats = SellerStats()
+    stats.record_sale("acc_1", 1, time=1_000, quantity=1, gross_cents=150_000)
+    stats.record_sale("acc_1", 2, time=2_000, quantity=1, gross_cents=100)
+    stats.record_sale("acc_2", 3, time=1_000, quantity=1, gross_cents=500)
+    stats.remove_sale("acc_1", 2)
+    # The next sale drops what left the window by its time.
+    stats.record_sale("acc_1", 4, time=WINDOW + 1_500, quantity=1, gross_cents=300)
+    assert stats.to_dict()["sellers"]["acc_1"] == [[4, WINDOW + 1_500, 1, 300]]
+    assert stats.totals("acc_1", now=WINDOW + 1_500) == (1, 300)
+    stats.prune(WINDOW + 1_000)
+    assert stats.to_dict() == {"sellers": {"acc_1": [[4, WINDOW + 1_500, 1, 300]]}}
+    stats.prune(2 * WINDOW + 1_500)
     assert stats.to_dict() == {"sellers": {}}
+    assert stats.level("acc_1", now=0) == 1
 
 
 def test_seller_stats_snapshot_round_trip() -> None:
@@ -260,3 +280,40 @@ def test_seller_stats_snapshot_round_trip() -> None:
     restored = SellerStats.from_dict(data)
     assert restored.to_dict() == data
     assert restored.totals("acc_2", now=13) == stats.totals("acc_2", now=13) == (1, 1_000)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["record", "remove", "prune", "snapshot"]),
+            st.sampled_from(["acc_1", "acc_2"]),
+            st.integers(0, 40 * DAY_NS),  # time step
+            st.integers(1, 5),  # quantity
+            st.integers(0, 20),  # which earlier trade to remove
+        ),
+        max_size=40,
+    )
+)
+def test_seller_stats_match_a_naive_reference(ops: list[tuple[str, str, int, int, int]]) -> None:
+    stats = SellerStats()
+    sales: dict[int, tuple[str, int, int, int]] = {}  # trade -> (seller, time, qty, gross)
+    now = 0
+    for trade_id, (op, seller, step, qty, pick) in enumerate(ops, start=1):
+        now += step
+        if op == "record":
+            stats.record_sale(seller, trade_id, now, qty, qty * 10_000)
+            sales[trade_id] = (seller, now, qty, qty * 10_000)
+        elif op == "remove" and sales:
+            victim = sorted(sales)[pick % len(sales)]
+            stats.remove_sale(sales[victim][0], victim)
+            del sales[victim]
+        elif op == "prune":
+            stats.prune(now)
+        else:
+            stats = SellerStats.from_dict(stats.to_dict())
+        for who in ("acc_1", "acc_2"):
+            for at in (now, now + WINDOW // 2):
+                live = [s for s in sales.values() if s[0] == who and s[1] > at - WINDOW]
+                expected = (sum(s[2] for s in live), sum(s[3] for s in live))
+                assert stats.totals(who, at) == expected
+                assert stats.level(who, at) == seller_level(*expected)

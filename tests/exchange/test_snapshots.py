@@ -23,9 +23,7 @@ def test_write_then_latest(tmp_path: Path) -> None:
     assert (tmp_path / "snapshots" / f"{25:020d}.snap").exists()
 
 
-def test_write_fsyncs_file_then_directory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_write_fsyncs_file_then_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
     real_fsync = os.fsync
     real_replace = os.replace

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -279,3 +280,15 @@ def test_sqlite_uses_wal(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
     assert (tmp_path / "exchange.db").exists()
+
+
+def test_store_keeps_up_with_thousands_of_trades_per_second(store: TradeStore) -> None:
+    ops = [op for i in range(1, 5001) for op in (trade(i), order(i, status="filled"))]
+    t0 = time.perf_counter()
+    for start in range(0, len(ops), 1000):
+        store.write(ops[start : start + 1000])
+    elapsed = time.perf_counter() - t0
+    assert store.trade_count() == 5000
+    # One transaction and one executemany per table per batch: far above 1,000/s
+    # even on a busy CI machine; per-row transactions would fail this.
+    assert 5000 / elapsed > 1000, f"{5000 / elapsed:.0f} trades/s"

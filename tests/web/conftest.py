@@ -105,7 +105,7 @@ def watch(page: Page) -> Iterator[PageWatch]:
     assert not errors, "\n".join(errors)
 
 
-def screenshot(page: Page, name: str) -> None:
-    """Keep a screenshot of the page under docs/screenshots/."""
+def screenshot(page: Page, name: str, *, full_page: bool = True) -> None:
+    """Keep a screenshot of the page under docs/screenshots/ (shown in the README)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)

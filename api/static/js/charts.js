@@ -92,6 +92,54 @@ export async function candleChart(container) {
   return api;
 }
 
+/**
+ * Horizontal scale of integer cents for the depth chart: the library's price
+ * scale ("options chart") would label 18500 as "18500"; this one says "$185.00".
+ * Implements the library's IHorzScaleBehavior for numbers.
+ */
+class CentsHorzScale {
+  options() {
+    return this.opts;
+  }
+  setOptions(options) {
+    this.opts = options;
+  }
+  preprocessData() {}
+  updateFormatter(localization) {
+    if (this.opts) this.opts.localization = localization;
+  }
+  createConverterToInternalObj() {
+    return (cents) => cents;
+  }
+  key(item) {
+    return item;
+  }
+  cacheKey(item) {
+    return item;
+  }
+  convertHorzItemToInternal(item) {
+    return item;
+  }
+  formatHorzItem(item) {
+    return formatCents(Math.round(item));
+  }
+  formatTickmark(mark) {
+    return formatCents(Math.round(mark.time));
+  }
+  maxTickMarkWeight(marks) {
+    return marks.reduce((a, b) => (b.weight > a.weight ? b : a), marks[0]).weight;
+  }
+  fillWeightsForPoints(points, start) {
+    // Rounder dollar amounts make better labels: $100s over $50s over ... $1s.
+    const steps = [[10000, 8], [5000, 7], [2500, 6], [1000, 5], [500, 4], [100, 3], [50, 1]];
+    for (let i = start; i < points.length; i++) {
+      const c = points[i].time;
+      const hit = steps.find(([step]) => c % step === 0);
+      points[i].timeWeight = hit ? hit[1] : 0;
+    }
+  }
+}
+
 /** A depth chart: cumulative quantity against price (cents), bids and asks. */
 export async function depthChart(container) {
   const lw = await loadCharts();
@@ -99,14 +147,9 @@ export async function depthChart(container) {
     unavailable(container);
     return { update() {}, destroy() {} };
   }
-  const chart = lw.createOptionsChart(container, {
+  const chart = lw.createChartEx(container, new CentsHorzScale(), {
     ...baseOptions(),
-    localization: {
-      priceFormatter: (v) => String(Math.round(v)),
-      timeFormatter: (v) => formatCents(Math.round(v)),
-      precision: 0,
-    },
-    timeScale: { tickMarkFormatter: (v) => formatCents(Math.round(v)) },
+    localization: { priceFormatter: (v) => String(Math.round(v)) },
     handleScroll: false,
     handleScale: false,
   });

@@ -37,7 +37,7 @@ export async function renderPortfolio(ctx) {
   const table = h(
     "table",
     { id: "holdings" },
-    h("caption", null, "Holdings"),
+    h("caption", { class: "visually-hidden" }, "Holdings with cost, mark, market value and gain"),
     h("thead", null, h("tr", null, ["Item", "Condition", "Acquired", "Cost", "Mark", "Market value", "Gain", ""].map((t, i) => h("th", { scope: "col", class: i >= 3 && i <= 6 ? "num" : null }, t || h("span", { class: "visually-hidden" }, "Actions"))))),
     itemsBody,
     h("tfoot", null, h("tr", null, h("th", { scope: "row", colspan: "3" }, "Totals"), totalCells.cost, h("td", null), totalCells.value, totalCells.gain, h("td", null))),
@@ -83,7 +83,7 @@ export async function renderPortfolio(ctx) {
     formMessage,
   );
 
-  const chartBox = h("div", { class: "chart", id: "value-chart", role: "img", "aria-label": "Portfolio value over time, daily" });
+  const chartBox = h("div", { class: "chart", id: "value-chart" });
 
   ctx.main.replaceChildren(
     h("h1", null, "Portfolio"),
@@ -94,7 +94,7 @@ export async function renderPortfolio(ctx) {
       { class: "grid" },
       h("section", { class: "panel wide", "aria-labelledby": "totals-h" }, h("h2", { id: "totals-h" }, "Totals"), totals),
       h("section", { class: "panel wide", "aria-labelledby": "holdings-h" }, h("h2", { id: "holdings-h" }, "Holdings"), table, listError),
-      h("section", { class: "panel", "aria-labelledby": "history-h" }, h("h2", { id: "history-h" }, "Value history"), chartBox),
+      h("section", { class: "panel", "aria-labelledby": "history-h" }, h("h2", { id: "history-h" }, "Value history"), h("figure", null, chartBox, h("figcaption", { class: "hint" }, "Daily market value of what you held each day (blue) against its cost (grey), at each day's last sale."))),
       h("section", { class: "panel", "aria-labelledby": "add-h" }, h("h2", { id: "add-h" }, "Add a holding"), form),
     ),
   );

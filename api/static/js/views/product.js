@@ -97,8 +97,8 @@ export async function renderProduct(ctx, style, size) {
 
   // ---- candles -------------------------------------------------------------
   let interval = "1m";
-  const chartBox = h("div", { class: "chart", id: "candle-chart", role: "img", "aria-label": `Price chart of ${sku}` });
-  const candleText = h("p", { id: "current-candle", class: "hint", dataset: {} }, "No trades in this interval yet.");
+  const chartBox = h("div", { class: "chart", id: "candle-chart" });
+  const candleText = h("figcaption", { id: "current-candle", class: "hint" }, "No trades in this interval yet.");
   const intervalButtons = INTERVALS.map(([code, label]) =>
     h("button", { type: "button", "aria-pressed": code === interval ? "true" : "false", "aria-label": `${label} candles`, dataset: { interval: code } }, code),
   );
@@ -110,7 +110,7 @@ export async function renderProduct(ctx, style, size) {
   };
 
   // ---- depth and ladder ----------------------------------------------------
-  const depthBox = h("div", { class: "chart small", id: "depth-chart", role: "img", "aria-label": `Depth chart of ${sku}: cumulative quantity by price` });
+  const depthBox = h("div", { class: "chart small", id: "depth-chart" });
   const ladderBody = h("tbody", { id: "ladder-body" });
   const ladder = h(
     "table",
@@ -126,7 +126,7 @@ export async function renderProduct(ctx, style, size) {
   const tradesTable = h(
     "table",
     { id: "trades" },
-    h("caption", null, "Recent trades"),
+    h("caption", { class: "visually-hidden" }, "Recent trades, newest first"),
     h("thead", null, h("tr", null, h("th", { scope: "col" }, "Time (UTC)"), h("th", { scope: "col", class: "num" }, "Price"), h("th", { scope: "col", class: "num" }, "Quantity"), h("th", { scope: "col" }, "Taker"))),
     tradesBody,
   );
@@ -147,11 +147,10 @@ export async function renderProduct(ctx, style, size) {
         { class: "panel wide", "aria-labelledby": "chart-h" },
         h("h2", { id: "chart-h" }, "Price"),
         h("div", { class: "toolbar", role: "group", "aria-label": "Candle interval" }, intervalButtons),
-        chartBox,
-        candleText,
+        h("figure", null, chartBox, candleText),
       ),
-      h("section", { class: "panel", "aria-labelledby": "depth-h" }, h("h2", { id: "depth-h" }, "Depth"), depthBox, ladder),
-      h("section", { class: "panel", "aria-labelledby": "trades-h" }, h("h2", { id: "trades-h" }, "Trades"), tradesTable),
+      h("section", { class: "panel", "aria-labelledby": "depth-h" }, h("h2", { id: "depth-h" }, "Depth"), h("figure", null, depthBox, h("figcaption", { class: "hint" }, "Cumulative quantity wanted (bids, green) and offered (asks, red) by price; the table lists the levels.")), ladder),
+      h("section", { class: "panel", "aria-labelledby": "trades-h" }, h("h2", { id: "trades-h" }, "Recent trades"), tradesTable),
       trade.element,
     ),
   );

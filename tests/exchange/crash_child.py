@@ -1,0 +1,102 @@
+"""A venue in a child process that the crash test kills with SIGKILL.
+
+Run as ``python -m tests.exchange.crash_child DATA_DIR``. It opens a
+:class:`exchange.venue.Venue` on ``DATA_DIR`` (fsync on, demo catalog, no
+trade store so that it starts fast), prints one ``{"ready": ...}`` line and
+then serves JSON lines: each request ``{"id": n, "op": ..., ...}`` is handled
+in its own task (so concurrent requests share group commits, as HTTP clients
+would) and answered with one line carrying the same ``id``, written only
+after the venue answered, i.e. after the command is durable.
+
+Ops:
+    account  {name}                   -> {account_id, api_key}
+    place    {key, body}              -> {status, order, fills} | {error}
+    cancel   {key, order_id}          -> {order} | {error}
+    dump     {keys}                   -> {seq, snapshot_sha256, orders: {acc: [...]},
+                                          trades: {acc: [...]}}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from exchange.errors import ExchangeError
+from exchange.venue import Venue, VenueConfig
+
+__all__ = ["main"]
+
+
+def _write(obj: dict[str, Any]) -> None:
+    sys.stdout.buffer.write(orjson.dumps(obj) + b"\n")
+    sys.stdout.buffer.flush()
+
+
+async def _handle(venue: Venue, msg: dict[str, Any]) -> dict[str, Any]:
+    op = msg["op"]
+    if op == "account":
+        created = await venue.create_account(msg["name"])
+        return {"account_id": created["account_id"], "api_key": created["api_key"]}
+    if op == "dump":
+        orders: dict[str, Any] = {}
+        trades: dict[str, Any] = {}
+        for key in msg["keys"]:
+            account = venue.authenticate(key)
+            assert account is not None, "an acknowledged account is missing"
+            orders[account.id] = venue.list_orders(account)
+            trades[account.id] = venue.list_trades(account)
+        snapshot = venue.engine.snapshot_bytes()
+        return {
+            "seq": venue.engine.last_seq,
+            "snapshot_sha256": hashlib.sha256(snapshot).hexdigest(),
+            "orders": orders,
+            "trades": trades,
+        }
+    account = venue.authenticate(msg["key"])
+    if account is None:
+        return {"error": "unauthorized"}
+    try:
+        if op == "place":
+            status, answer = await venue.place_order(account, msg["body"])
+            return {"status": status, "order": answer["order"], "fills": answer["fills"]}
+        if op == "cancel":
+            return {"order": await venue.cancel_order(account, msg["order_id"])}
+    except ExchangeError as e:
+        return {"error": e.code}
+    raise ValueError(f"unknown op {op!r}")
+
+
+async def _serve(data_dir: Path) -> None:
+    cfg = VenueConfig(data_dir=data_dir, fsync=True, demo_catalog=True, store=False)
+    venue = await Venue.open(cfg)
+    _write({"ready": True, "seq": venue.engine.last_seq, "skus": venue.skus()[:8]})
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def answer(msg: dict[str, Any]) -> None:
+        reply = await _handle(venue, msg)
+        _write({"id": msg["id"], **reply})
+
+    while line := await reader.readline():
+        task = asyncio.create_task(answer(orjson.loads(line)))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    if tasks:
+        await asyncio.gather(*tasks)
+    await venue.close()
+
+
+def main() -> None:
+    """Serve the venue on ``sys.argv[1]`` until stdin closes (or SIGKILL)."""
+    asyncio.run(_serve(Path(sys.argv[1])))
+
+
+if __name__ == "__main__":
+    main()

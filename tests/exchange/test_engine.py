@@ -1,0 +1,550 @@
+"""The engine: validation, idempotency, fees and ledger, settlement, market data."""
+
+from __future__ import annotations
+
+import pytest
+
+from exchange.commands import (
+    AddHolding,
+    AmendOrder,
+    AuthenticateTrade,
+    CancelOrder,
+    CreateAccount,
+    MarkShipped,
+    PlaceOrder,
+    RemoveHolding,
+    Tick,
+)
+from exchange.engine import Engine
+from exchange.errors import ExchangeError
+from exchange.marketdata import BookUpdate, TradePrint
+from orderbook.checksum import book_checksum
+
+from .conftest import MS, SKU, SKU2, T0, Driver, product_cmd, rows
+
+HOUR = 3600 * 1_000_000_000
+
+
+def place_cmd(account: str, **kw: object) -> PlaceOrder:
+    fields: dict[str, object] = {
+        "account_id": account,
+        "client_order_id": None,
+        "sku": SKU,
+        "side": "bid",
+        "order_type": "limit",
+        "price_cents": 20_000,
+        "quantity": 1,
+    }
+    fields.update(kw)
+    return PlaceOrder(**fields)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code"),
+    [
+        ({"sku": "NOPE-1"}, "unknown_sku"),
+        ({"price_cents": 20_050}, "off_tick"),
+        ({"price_cents": 0}, "price_out_of_band"),
+        ({"price_cents": 1_800_100}, "price_out_of_band"),
+        ({"quantity": 0}, "quantity_out_of_range"),
+        ({"quantity": 101}, "quantity_out_of_range"),
+        ({"quantity": True}, "validation_error"),
+        ({"price_cents": None}, "missing_price"),
+        ({"side": "buy"}, "validation_error"),
+        ({"order_type": "stop"}, "validation_error"),
+        ({"time_in_force": "day"}, "validation_error"),
+        ({"order_type": "market", "post_only": True}, "invalid_order"),
+        ({"time_in_force": "ioc", "post_only": True}, "invalid_order"),
+        ({"expires_at": T0 - 1}, "expiry_in_past"),
+        ({"account_id": "acc_99"}, "unauthorized"),
+        ({"client_order_id": ""}, "validation_error"),
+    ],
+)
+def test_bad_orders_change_nothing_and_take_no_seq(
+    driver: Driver, traders: tuple[str, str, str], overrides: dict[str, object], code: str
+) -> None:
+    alice = traders[0]
+    driver.place(alice, "ask", 21_000)
+    before = driver.engine.snapshot_bytes()
+    with pytest.raises(ExchangeError) as info:
+        driver.run(place_cmd(alice, **overrides))
+    assert info.value.code == code
+    assert info.value.message
+    assert driver.engine.snapshot_bytes() == before
+    assert driver.seq == driver.engine.last_seq  # the failed command took no seq
+
+
+def test_cancel_and_amend_check_ownership_and_state(
+    driver: Driver, traders: tuple[str, str, str]
+) -> None:
+    alice, bob, _ = traders
+    oid = driver.order_id(driver.place(alice, "ask", 21_000, 2))
+    before = driver.engine.snapshot_bytes()
+    for cmd, code in [
+        (CancelOrder(bob, oid), "not_found"),
+        (CancelOrder(alice, 999), "not_found"),
+        (AmendOrder(bob, oid, quantity=3), "not_found"),
+        (AmendOrder(alice, oid), "validation_error"),
+        (AmendOrder(alice, oid, price_cents=21_050), "off_tick"),
+        (AmendOrder(alice, oid, quantity=101), "quantity_out_of_range"),
+    ]:
+        with pytest.raises(ExchangeError) as info:
+            driver.run(cmd)
+        assert info.value.code == code, cmd
+    assert driver.engine.snapshot_bytes() == before
+    driver.place(bob, "bid", 21_000, 1)  # fills 1 of alice's 2
+    with pytest.raises(ExchangeError) as info:
+        driver.run(AmendOrder(alice, oid, quantity=1))
+    assert info.value.code == "quantity_at_or_below_filled"
+    driver.cancel(alice, oid)
+    with pytest.raises(ExchangeError) as info:
+        driver.cancel(alice, oid)
+    assert info.value.code == "order_not_open"
+
+
+def test_create_account_must_carry_the_next_id(driver: Driver) -> None:
+    with pytest.raises(ExchangeError) as info:
+        driver.run(CreateAccount("acc_7", "x", "trader", "0" * 64))
+    assert info.value.code == "validation_error"
+    with pytest.raises(ExchangeError) as info:
+        driver.run(CreateAccount("acc_1", "x", "wizard", "0" * 64))
+    assert info.value.code == "validation_error"
+    assert driver.account("ok") == "acc_1"
+
+
+def test_duplicate_product_is_refused(driver: Driver) -> None:
+    with pytest.raises(ExchangeError) as info:
+        driver.run(product_cmd())
+    assert info.value.code == "product_exists"
+
+
+# --------------------------------------------------------------- matching
+
+
+def test_limit_orders_match_at_the_resting_price(
+    driver: Driver, traders: tuple[str, str, str]
+) -> None:
+    alice, bob, _ = traders
+    ask = driver.place(alice, "ask", 20_000, 2)
+    assert ask.status == 201
+    assert ask.response is not None and ask.response["order"]["status"] == "open"
+    bid = driver.place(bob, "bid", 20_500, 1)
+    assert bid.response is not None
+    order = bid.response["order"]
+    assert (order["status"], order["filled_quantity"], order["remaining_quantity"]) == (
+        "filled",
+        1,
+        0,
+    )
+    (fill,) = bid.response["fills"]
+    assert fill["price_cents"] == 20_000
+    assert (fill["side"], fill["role"], fill["taker_side"]) == ("bid", "taker", "bid")
+    assert fill["buy_order_id"] == order["id"]
+    assert fill["sell_order_id"] == ask.response["order"]["id"]
+    assert fill["time"] == "2026-01-01T00:00:00.006Z"
+    resting = driver.engine.order(alice, ask.response["order"]["id"])
+    assert (resting["status"], resting["remaining_quantity"]) == ("open", 1)
+    assert driver.engine.resting_orders() == 1
+
+
+def test_market_orders_never_rest(driver: Driver, traders: tuple[str, str, str]) -> None:
+    alice, bob, _ = traders
+    empty = driver.place(bob, "bid", None, 1, order_type="market")
+    assert empty.status == 201
+    assert empty.response is not None
+    assert empty.response["order"]["status"] == "canceled"
+    assert empty.response["order"]["cancel_reason"] == "market_remainder"
+    assert empty.md == []  # nothing changed on the book
+    driver.place(alice, "ask", 20_000, 1)
+    driver.place(alice, "ask", 30_000, 1)
+    # Buy Now with price protection at 25,000: takes one, the rest is canceled.
+    out = driver.place(bob, "bid", 25_000, 2, order_type="market")
+    assert out.response is not None
+    order = out.response["order"]
+    assert (order["status"], order["filled_quantity"], order["cancel_reason"]) == (
+        "canceled",
+        1,
+        "market_remainder",
+    )
+    assert [f["price_cents"] for f in out.response["fills"]] == [20_000]
+
+
+def test_fok_and_post_only_outcomes_are_journaled(
+    driver: Driver, traders: tuple[str, str, str]
+) -> None:
+    alice, bob, _ = traders
+    driver.place(alice, "ask", 20_000, 1)
+    seq = driver.engine.last_seq
+    fok = driver.place(bob, "bid", 20_000, 2, tif="fok", client_order_id="f1")
+    assert fok.response is not None
+    assert (fok.response["order"]["status"], fok.response["order"]["cancel_reason"]) == (
+        "canceled",
+        "fok_unfillable",
+    )
+    assert fok.status == 201 and fok.seq == seq + 1
+    assert fok.md == [] and fok.trades == 0
+    post = driver.place(bob, "bid", 20_000, 1, post_only=True, client_order_id="p1")
+    assert post.response is not None
+    assert (post.response["order"]["status"], post.response["order"]["cancel_reason"]) == (
+        "rejected",
+        "post_only_would_take",
+    )
+    assert post.order_status == "rejected"
+    # Both used up their client_order_id: a different body is a 409.
+    with pytest.raises(ExchangeError) as info:
+        driver.place(bob, "bid", 19_000, 1, client_order_id="p1")
+    assert info.value.code == "client_order_id_reused"
+    assert driver.engine.resting_orders() == 1
+
+
+def test_self_trade_cancels_the_resting_order(
+    driver: Driver, traders: tuple[str, str, str]
+) -> None:
+    alice, bob, _ = traders
+    mine = driver.order_id(driver.place(alice, "ask", 20_000, 1))
+    driver.place(bob, "ask", 20_100, 1)
+    out = driver.place(alice, "bid", 20_100, 1)
+    assert out.response is not None
+    assert out.response["fills"][0]["price_cents"] == 20_100
+    row = driver.engine.order_row(mine)
+    assert row is not None
+    assert (row["status"], row["cancel_reason"]) == ("canceled", "self_trade")
+
+
+def test_amend_keeps_or_loses_priority_and_may_trade(
+    driver: Driver, traders: tuple[str, str, str]
+) -> None:
+    alice, bob, carol = traders
+    a = driver.order_id(driver.place(alice, "ask", 21_000, 3))
+    driver.place(carol, "ask", 21_000, 1)
+    out = driver.run(AmendOrder(alice, a, quantity=2))  # lower: keeps priority
+    assert out.response is not None
+    assert out.response["order"]["quantity"] == 2
+    (book,) = out.md
+    assert isinstance(book, BookUpdate) and book.changes == (("ask", 21_000, 3),)
+    fill = driver.place(bob, "bid", 21_000, 1)
+    assert fill.response is not None
+    assert fill.response["fills"][0]["sell_order_id"] == a  # still first in line
+    # A price change into the bids trades as a taker.
+    b = driver.order_id(driver.place(bob, "bid", 20_000, 1))
+    moved = driver.run(AmendOrder(alice, a, price_cents=20_000))
+    assert moved.response is not None
+    assert moved.response["order"]["price_cents"] == 20_000
+    assert moved.response["order"]["status"] == "filled"
+    (f,) = moved.response["fills"]
+    assert (f["buy_order_id"], f["role"], f["price_cents"]) == (b, "taker", 20_000)
+
+
+def test_expiry_runs_on_tick(driver: Driver, traders: tuple[str, str, str]) -> None:
+    alice = traders[0]
+    expires = T0 + HOUR
+    oid = driver.order_id(driver.place(alice, "ask", 20_000, 1, expires_at=expires))
+    assert driver.engine.next_due() == expires
+    assert driver.run(Tick(), ts=expires - 1).md == []
+    out = driver.run(Tick(), ts=expires)
+    order = driver.engine.order(alice, oid)
+    assert (order["status"], order["cancel_reason"], order["remaining_quantity"]) == (
+        "expired",
+        "expired",
+        0,
+    )
+    (book,) = out.md
+    assert isinstance(book, BookUpdate) and book.changes == (("ask", 20_000, 0),)
+    assert driver.engine.next_due() is None
+
+
+# ------------------------------------------------------------- idempotency
+
+
+def test_same_body_replays_the_first_answer(driver: Driver, traders: tuple[str, str, str]) -> None:
+    alice, bob, _ = traders
+    driver.place(alice, "ask", 20_000, 1)
+    day = 86_400 * 10**9
+    first = driver.place(
+        bob, "bid", 20_000, 2, client_order_id="c-1", expires_at=T0 + HOUR + day, ts=T0 + HOUR
+    )
+    assert first.response is not None
+    # Later, the same body (its expiry is relative: the same number of days).
+    later = T0 + 5 * HOUR
+    cmd = place_cmd(bob, client_order_id="c-1", quantity=2, expires_at=later + 86_400 * 10**9)
+    answer = driver.engine.idempotent_replay(cmd, later)
+    assert answer is not None
+    assert answer["order"]["id"] == first.response["order"]["id"]
+    assert answer["fills"] == first.response["fills"]
+    # Another account may use the same client_order_id.
+    assert driver.engine.idempotent_replay(place_cmd(alice, client_order_id="c-1"), later) is None
+    # An amend changes the order, not what the body said.
+    driver.run(AmendOrder(bob, first.response["order"]["id"], quantity=3))
+    answer = driver.engine.idempotent_replay(cmd, later)
+    assert answer is not None and answer["order"]["quantity"] == 3
+    for other in [
+        place_cmd(bob, client_order_id="c-1", quantity=3, expires_at=later + 86_400 * 10**9),
+        place_cmd(bob, client_order_id="c-1", quantity=2, expires_at=None),
+        place_cmd(
+            bob, client_order_id="c-1", quantity=2, side="ask", expires_at=later + 86_400 * 10**9
+        ),
+    ]:
+        with pytest.raises(ExchangeError) as info:
+            driver.engine.idempotent_replay(other, later)
+        assert info.value.code == "client_order_id_reused"
+
+
+def test_client_order_ids_survive_a_snapshot(driver: Driver, traders: tuple[str, str, str]) -> None:
+    bob = traders[1]
+    driver.place(bob, "bid", 20_000, 1, client_order_id="keep")
+    restored = Engine.restore_bytes(driver.engine.snapshot_bytes())
+    assert restored.idempotent_replay(place_cmd(bob, client_order_id="keep"), T0) is not None
+    with pytest.raises(ExchangeError):
+        restored.idempotent_replay(place_cmd(bob, client_order_id="keep", quantity=5), T0)
+
+
+# ------------------------------------------------------------ fees, ledger
+
+
+def _trade(driver: Driver, seller: str, buyer: str, price: int = 20_000, qty: int = 1) -> int:
+    driver.place(seller, "ask", price, qty)
+    out = driver.place(buyer, "bid", price, qty)
+    assert out.response is not None
+    tid: int = out.response["fills"][0]["id"]
+    return tid
+
+
+def test_fees_and_ledger_at_match(driver: Driver, traders: tuple[str, str, str]) -> None:
+    alice, bob, _ = traders
+    driver.place(alice, "ask", 20_000, 2)
+    out = driver.place(bob, "bid", 20_000, 2)
+    (trade,) = rows(out, "trade")
+    # Level 1 seller: 9% transaction, 3% processing, $5.00 buyer fee per item.
+    assert trade["transaction_fee_cents"] == 3_600
+    assert trade["processing_fee_cents"] == 1_200
+    assert trade["buyer_fee_cents"] == 1_000
+    assert trade["buyer_total_cents"] == 41_000
+    assert trade["seller_payout_cents"] == 35_200
+    assert trade["platform_fee_cents"] == 5_800
+    assert trade["buyer_total_cents"] == trade["seller_payout_cents"] + trade["platform_fee_cents"]
+    assert trade["ship_by"] == out.ts + 48 * HOUR
+    assert (out.trades, out.traded_cents, out.fees_cents) == (1, 40_000, 5_800)
+    ledger = {(e["account_id"], e["kind"]): e["amount_cents"] for e in rows(out, "ledger")}
+    assert ledger == {(bob, "charge"): -41_000, ("platform", "fee"): 5_800}
+    assert [e["amount_cents"] for e in driver.engine.ledger(bob)] == [-41_000]
+    seller_view = driver.engine.trades(alice)[0]
+    assert (seller_view["side"], seller_view["role"], seller_view["seller_payout_cents"]) == (
+        "ask",
+        "maker",
+        35_200,
+    )
+
+
+def test_settlement_delivered_pays_and_moves_holdings(
+    driver: Driver, traders: tuple[str, str, str]
+) -> None:
+    alice, bob, _ = traders
+    auth = driver.account("checker", role="authenticator")
+    # Alice owned one pair before (FIFO will take it out on delivery).
+    driver.run(AddHolding(alice, SKU, 15_000, T0 - 10 * HOUR, "new"))
+    tid = _trade(driver, alice, bob)
+    with pytest.raises(ExchangeError) as info:
+        driver.run(MarkShipped(bob, tid))  # the buyer cannot ship
+    assert info.value.code == "not_found"
+    with pytest.raises(ExchangeError) as info:
+        driver.run(AuthenticateTrade(auth, tid, True))  # not shipped yet
+    assert info.value.code == "invalid_settlement_transition"
+    shipped = driver.run(MarkShipped(alice, tid))
+    assert shipped.response is not None and shipped.response["settlement_status"] == "shipped"
+    with pytest.raises(ExchangeError) as info:
+        driver.run(AuthenticateTrade(bob, tid, True))
+    assert info.value.code == "forbidden"
+    done = driver.run(AuthenticateTrade(auth, tid, True))
+    assert done.response is not None and done.response["settlement_status"] == "delivered"
+    assert [(e["kind"], e["amount_cents"]) for e in driver.engine.ledger(alice)] == [
+        ("payout", 17_600)
+    ]
+    (holding,) = rows(done, "holding")
+    assert (holding["account_id"], holding["purchase_price_cents"], holding["source"]) == (
+        bob,
+        20_500,
+        "exchange",
+    )
+    (realized,) = rows(done, "realized")
+    assert (realized["cost_cents"], realized["proceeds_cents"], realized["gain_cents"]) == (
+        15_000,
+        17_600,
+        2_600,
+    )
+    assert rows(done, "holding_delete") == [{"id": realized["holding_id"]}]
+    assert driver.engine.portfolios.holdings(alice) == []
+    # Everything about the trade sums to zero once it is delivered.
+    all_entries = [e for _, e in driver.engine.store_rows() if "kind" in e and e["trade_id"] == tid]
+    assert sum(e["amount_cents"] for e in all_entries) == 0
+
+
+def test_failed_authentication_refunds_and_penalizes(
+    driver: Driver, traders: tuple[str, str, str]
+) -> None:
+    alice, bob, _ = traders
+    auth = driver.account("checker", role="authenticator")
+    tid = _trade(driver, alice, bob)
+    driver.run(MarkShipped(alice, tid))
+    out = driver.run(AuthenticateTrade(auth, tid, False))
+    assert out.response is not None and out.response["settlement_status"] == "canceled"
+    kinds = sorted((e["account_id"], e["kind"], e["amount_cents"]) for e in rows(out, "ledger"))
+    assert kinds == sorted(
+        [
+            (bob, "refund", 20_500),
+            ("platform", "fee", -2_900),
+            (alice, "penalty", -3_000),
+            ("platform", "penalty", 3_000),
+        ]
+    )
+    assert driver.engine.seller_stats.totals(alice, out.ts) == (0, 0)
+
+
+def test_ship_deadline_is_enforced_by_tick(driver: Driver, traders: tuple[str, str, str]) -> None:
+    alice, bob, _ = traders
+    tid = _trade(driver, alice, bob)
+    trade = driver.engine.trade_row(tid)
+    assert trade is not None
+    ship_by = trade["ship_by"]
+    assert driver.engine.next_due() == ship_by + 1
+    with pytest.raises(ExchangeError) as info:
+        driver.run(MarkShipped(alice, tid), ts=ship_by + 1)
+    assert info.value.code == "ship_deadline_passed"
+    assert rows(driver.run(Tick(), ts=ship_by), "trade") == []  # on time until ship_by
+    out = driver.run(Tick(), ts=ship_by + 1)
+    (row,) = rows(out, "trade")
+    assert row["settlement_status"] == "canceled"
+    assert {(e["account_id"], e["kind"]) for e in rows(out, "ledger")} == {
+        (bob, "refund"),
+        ("platform", "fee"),
+        (alice, "penalty"),
+        ("platform", "penalty"),
+    }
+    assert driver.engine.next_due() is None
+
+
+def test_shipping_on_time_stops_the_deadline(driver: Driver, traders: tuple[str, str, str]) -> None:
+    alice, bob, _ = traders
+    tid = _trade(driver, alice, bob)
+    driver.run(MarkShipped(alice, tid))
+    assert driver.engine.next_due() is None
+    trade = driver.engine.trade_row(tid)
+    assert trade is not None
+    assert rows(driver.run(Tick(), ts=trade["ship_by"] + HOUR), "trade") == []
+
+
+def test_holdings_add_and_remove(driver: Driver, traders: tuple[str, str, str]) -> None:
+    alice, bob, _ = traders
+    out = driver.run(AddHolding(alice, SKU, 12_345, T0 - HOUR, "used"))
+    assert out.response is not None and out.status == 201
+    hid = out.response["id"]
+    assert out.response["acquired_at"] == "2025-12-31T23:00:00.000Z"
+    with pytest.raises(ExchangeError) as info:
+        driver.run(RemoveHolding(bob, hid))
+    assert info.value.code == "not_found"
+    with pytest.raises(ExchangeError) as info:
+        driver.run(AddHolding(alice, SKU, 1, T0, "mint"))
+    assert info.value.code == "validation_error"
+    with pytest.raises(ExchangeError) as info:
+        driver.run(AddHolding(alice, "NOPE", 1, T0, "new"))
+    assert info.value.code == "unknown_sku"
+    driver.run(RemoveHolding(alice, hid))
+    assert driver.engine.portfolios.holdings(alice) == []
+
+
+# ------------------------------------------------------------ market data
+
+
+def test_market_data_sequences_are_gap_free_per_sku(
+    driver: Driver, traders: tuple[str, str, str]
+) -> None:
+    alice, bob, carol = traders
+    events = []
+    for out in [
+        driver.place(alice, "ask", 20_000, 1),
+        driver.place(alice, "ask", 20_100, 1, sku=SKU2),
+        driver.place(carol, "ask", 20_100, 2),
+        driver.place(bob, "bid", 20_100, 2),  # two trades then one book batch
+        driver.place(bob, "bid", 19_000, 1),
+        driver.place(bob, "bid", 20_100, 1, sku=SKU2),
+    ]:
+        events.extend(out.md)
+    for sku in (SKU, SKU2):
+        mine = [e for e in events if e.sku == sku]
+        assert [e.sequence for e in mine] == list(range(1, len(mine) + 1))
+        last = {BookUpdate: 0, TradePrint: 0}
+        for e in mine:
+            assert e.prev_sequence == last[type(e)]
+            last[type(e)] = e.sequence
+    sku_events = [e for e in events if e.sku == SKU]
+    kinds = [type(e).__name__ for e in sku_events]
+    assert kinds == [
+        "BookUpdate",
+        "BookUpdate",
+        "TradePrint",
+        "TradePrint",
+        "BookUpdate",
+        "BookUpdate",
+    ]
+    batch = sku_events[4]
+    assert isinstance(batch, BookUpdate)
+    assert batch.changes == (("ask", 20_000, 0), ("ask", 20_100, 1))
+    assert batch.checksum == book_checksum([(20_100, 1)], [])
+    assert driver.engine.md_sequences(SKU) == (6, 6, 4)
+    bids, asks = driver.engine.book_levels(SKU)
+    assert (bids, asks) == ([(19_000, 1, 1)], [(20_100, 1, 1)])
+
+
+def test_outcome_store_ops_are_copies(driver: Driver, traders: tuple[str, str, str]) -> None:
+    alice, bob, _ = traders
+    out = driver.place(alice, "ask", 20_000, 2)
+    (row,) = rows(out, "order")
+    driver.place(bob, "bid", 20_000, 1)
+    assert row["filled_quantity"] == 0  # the later fill did not reach the earlier row
+
+
+def test_wire_shapes(driver: Driver, traders: tuple[str, str, str]) -> None:
+    alice, bob, _ = traders
+    out = driver.place(alice, "ask", 20_000, 1, expires_at=T0 + 86_400 * 10**9)
+    assert out.response is not None
+    assert set(out.response["order"]) == {
+        "id",
+        "client_order_id",
+        "sku",
+        "side",
+        "type",
+        "time_in_force",
+        "post_only",
+        "price_cents",
+        "quantity",
+        "filled_quantity",
+        "remaining_quantity",
+        "status",
+        "cancel_reason",
+        "created_at",
+        "updated_at",
+        "expires_at",
+    }
+    assert out.response["order"]["expires_at"] == "2026-01-02T00:00:00.000Z"
+    fill = driver.place(bob, "bid", 20_000, 1)
+    assert fill.response is not None
+    assert {
+        "id",
+        "sku",
+        "price_cents",
+        "quantity",
+        "taker_side",
+        "buy_order_id",
+        "sell_order_id",
+        "time",
+        "settlement_status",
+        "side",
+        "role",
+        "ship_by",
+        "fee_cents",
+    } <= set(fill.response["fills"][0])
+    public = driver.engine.public_trades(SKU)
+    assert len(public) == 1 and "buyer_id" not in public[0]
+    assert driver.ts == T0 + 6 * MS
