@@ -510,11 +510,9 @@ async def sku_trades(request: web.Request) -> web.Response:
     venue = _venue(request)
     sku = request.match_info["sku"]
     _require_sku(venue, sku)
-    limit = query_int(request, "limit", 50, minimum=1, maximum=1000)
+    limit = query_int(request, "limit", 50, minimum=1, maximum=1000) or 50
     before = query_int(request, "before", None, minimum=1)
     trades = venue.public_trades(sku, limit, before)
-    if asyncio.iscoroutine(trades):
-        trades = await trades
     return _json({"sku": sku, "trades": trades})
 
 

@@ -210,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("skus", nargs="+", metavar="SKU", help="SKUs to watch")
     watch.add_argument("--url", default=_env("EXCHANGE_FEED_URL", "ws://127.0.0.1:8765"),
                        help="the feed (env EXCHANGE_FEED_URL; default ws://127.0.0.1:8765)")
+    watch.add_argument("--duration", type=_non_negative_float, default=None,
+                       help="stop after this many seconds (default: until Ctrl-C)")
     return parser
 
 
@@ -448,7 +450,8 @@ def print_portfolio(data: dict[str, Any]) -> None:
 def _watch(args: argparse.Namespace) -> int:
     from feeds.watch import run_watch
 
-    result = run_watch(args.url, list(args.skus))
+    kwargs = {} if args.duration is None else {"duration": args.duration}
+    result = run_watch(args.url, list(args.skus), **kwargs)
     if inspect.iscoroutine(result):
         with contextlib.suppress(KeyboardInterrupt):
             _run(_as_int(result))

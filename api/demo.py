@@ -110,7 +110,9 @@ async def run_demo_traders(
     accounts = []
     for name in TRADER_NAMES:
         created = await venue.create_account(name, role="trader")
-        accounts.append(venue.authenticate(created["api_key"]))
+        account = venue.authenticate(created["api_key"])
+        assert account is not None  # just created
+        accounts.append(account)
     resting: list[deque[int]] = [deque() for _ in accounts]
     while True:
         trader, body = market.next_order()

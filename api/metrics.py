@@ -10,6 +10,8 @@ live as well.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CONTENT_TYPE_LATEST as PROMETHEUS_CONTENT_TYPE
 from prometheus_client import REGISTRY, Histogram, generate_latest
 
@@ -23,9 +25,17 @@ HTTP_LATENCY = Histogram(
 )
 
 
+_children: dict[tuple[str, str, int], Any] = {}
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
     """Record one finished request."""
-    HTTP_LATENCY.labels(method, route, str(status)).observe(seconds)
+    key = (method, route, status)
+    child = _children.get(key)
+    if child is None:
+        # labels() takes a lock and builds a tuple each time; keep the child.
+        child = _children[key] = HTTP_LATENCY.labels(method, route, str(status))
+    child.observe(seconds)
 
 
 def render_metrics() -> bytes:

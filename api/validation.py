@@ -13,6 +13,7 @@ never a 500:
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,8 @@ __all__ = [
     "query_time",
     "read_json",
 ]
+
+_LOST_PLUS = re.compile(r"(\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:\d\d)$")
 
 _TYPE_NAMES = {
     int: "an integer",
@@ -151,7 +154,8 @@ def parse_time(raw: str, name: str) -> int:
     Raises:
         ExchangeError: ``validation_error`` naming ``name`` when it does not parse.
     """
-    text = raw.strip()
+    # An unencoded "+" in a query string arrives as a space: "…T12:00:00 01:00".
+    text = _LOST_PLUS.sub(r"\1+\2", raw.strip())
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:

@@ -60,11 +60,20 @@ _VENDOR_FILES: dict[str, tuple[str, str]] = {
         "text/javascript",
     ),
     "LICENSE": ("LICENSE", "text/plain"),
-    "package.json": ("package.json", "application/json"),
 }
 
-# Revalidate every time: the files change with the code and are small; an
-# ETag-less no-cache keeps a reloaded page from running stale modules.
+# Content types of the app's own files; ES modules must be served as
+# JavaScript or the browser refuses to run them.
+_TYPES = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".html": "text/html",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
+
+# Revalidate every time (the answer is a cheap 304 through Last-Modified):
+# the files change with the code, and a reload must never run stale modules.
 _NO_CACHE = {"Cache-Control": "no-cache"}
 
 
@@ -82,6 +91,16 @@ async def _favicon(request: web.Request) -> web.StreamResponse:
         STATIC_DIR / "favicon.svg",
         headers={"Content-Type": "image/svg+xml", "Cache-Control": "max-age=86400"},
     )
+
+
+async def _static(request: web.Request) -> web.StreamResponse:
+    # Resolve and stay inside STATIC_DIR: "..", symlinks or absolute parts
+    # that lead elsewhere are a 404, never a file outside the app.
+    path = (STATIC_DIR / request.match_info["path"]).resolve()
+    if not path.is_relative_to(STATIC_DIR) or not path.is_file():
+        raise web.HTTPNotFound(text="no such file")
+    content_type = _TYPES.get(path.suffix, "application/octet-stream")
+    return web.FileResponse(path, headers={"Content-Type": content_type, **_NO_CACHE})
 
 
 async def _vendor(request: web.Request) -> web.StreamResponse:
@@ -105,4 +124,4 @@ def setup_web(app: web.Application) -> None:
     app.router.add_get("/index.html", _index, name="web_index_html")
     app.router.add_get("/favicon.ico", _favicon, name="web_favicon")
     app.router.add_get("/vendor/lightweight-charts/{name}", _vendor, name="web_vendor")
-    app.router.add_static("/static/", STATIC_DIR, name="web_static", append_version=False)
+    app.router.add_get("/static/{path:.+}", _static, name="web_static")

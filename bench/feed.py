@@ -101,17 +101,16 @@ class _SyntheticVenue:
         book = self.books[index]
         sku = book.sku
         now = time.time_ns()
-        changes = []
+        changes: list[tuple[str, int, int]] = []
         for event in book.handle(cmd):
-            kind = type(event)
-            if kind is Fill:
+            if isinstance(event, Fill):
                 self.seq[index] += 1
                 self.trade_id += 1
                 out.append(TradePrint(sku, self.seq[index], self.trade_seq[index], self.trade_id,
                                       event.price_cents, event.quantity, str(event.taker_side),
                                       now))
                 self.trade_seq[index] = self.seq[index]
-            elif kind is LevelChanged:
+            elif isinstance(event, LevelChanged):
                 changes.append((str(event.side), event.price_cents, event.quantity))
         if changes:
             self.seq[index] += 1
@@ -179,13 +178,13 @@ class _RawClient(asyncio.Protocol):
         self.rest = b""
         self.open = False
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.transport: asyncio.Transport | None = None
+        self.transport: Any = None  # asyncio's or uvloop's transport
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        self.transport = transport  # uvloop's transport is not an asyncio.Transport
         key = base64.b64encode(os.urandom(16)).decode()
-        transport.write(
+        self.transport.write(
             f"GET / HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nUpgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
             "Sec-WebSocket-Version: 13\r\n\r\n".encode()
@@ -387,6 +386,7 @@ def run(
     }), daemon=True)
     client_proc.start()
     proc = psutil.Process(server.pid)
+    client_ps = psutil.Process(client_proc.pid)
 
     def receive(conn: Connection, timeout: float) -> Any:
         if not conn.poll(timeout):
@@ -397,9 +397,11 @@ def run(
         assert receive(client_conn, 60 + clients / 10) == "connected"
         assert receive(client_conn, warmup + 10) == "measure"
         cpu0 = proc.cpu_times()
+        ccpu0 = client_ps.cpu_times()
         wall0 = time.perf_counter()
         result = receive(client_conn, duration + 30)
         cpu1 = proc.cpu_times()
+        ccpu1 = client_ps.cpu_times()
         wall1 = time.perf_counter()
         rss = proc.memory_info().rss
         server_conn.send("stop")
@@ -411,6 +413,7 @@ def run(
             if p.is_alive():
                 p.kill()
     cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / (wall1 - wall0)
+    client_cpu = (ccpu1.user + ccpu1.system - ccpu0.user - ccpu0.system) / (wall1 - wall0)
     latencies = result["latencies_ms"]
     return {
         "bench": "feed",
@@ -421,6 +424,8 @@ def run(
         "messages_per_s": round(result["frames"] / result["seconds"]),
         "server_cpu_cores": round(cpu, 3),
         "server_rss_mb": round(rss / 2**20, 1),
+        "clients_cpu_cores": round(client_cpu, 3),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "latency_p50_ms": round(_percentile(latencies, 0.50), 2),
         "latency_p99_ms": round(_percentile(latencies, 0.99), 2),
         "latency_mean_ms": round(statistics.fmean(latencies), 2) if latencies else None,
@@ -436,7 +441,9 @@ def run(
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run from the command line; prints one JSON line and a small table."""
-    parser = argparse.ArgumentParser(prog="python -m bench feed", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench feed", description=(__doc__ or "").split("\n")[0]
+    )
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=3.0)

@@ -32,11 +32,20 @@ def now_ns() -> int:
     return time.time_ns()
 
 
+# (second, its formatted prefix): one tuple, so threads never see a torn pair.
+_cache: tuple[int, str] = (-1, "")
+
+
 def rfc3339(ns: int) -> str:
     """Format ``ns`` as RFC 3339 UTC with milliseconds, truncating (not rounding)."""
+    global _cache
     secs, rem = divmod(ns, SECOND_NS)
-    # time.gmtime + strftime is about twice as fast as datetime for this.
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{rem // 1_000_000:03d}Z"
+    cached_secs, prefix = _cache
+    if secs != cached_secs:
+        # Most times in a burst share their second: format it once.
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(secs))
+        _cache = (secs, prefix)
+    return f"{prefix}{rem // 1_000_000:03d}Z"
 
 
 def rfc3339_opt(ns: int | None) -> str | None:

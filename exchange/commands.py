@@ -44,6 +44,9 @@ __all__ = [
 ]
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 class _CommandBase:
     """Shared ``to_dict``/``from_dict`` of the command dataclasses."""
 
@@ -53,7 +56,12 @@ class _CommandBase:
     def to_dict(self) -> dict[str, Any]:
         """The command as a JSON-able dict, with its ``type`` tag first."""
         out: dict[str, Any] = {"type": self.TYPE}
-        for name in self.__dataclass_fields__:  # type: ignore[attr-defined]
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            # Cached: dataclasses.fields() is slow, and __dataclass_fields__
+            # also lists the TYPE ClassVar.
+            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in fields(self))  # type: ignore[arg-type]
+        for name in names:
             value = getattr(self, name)
             out[name] = list(value) if type(value) is tuple else value
         return out

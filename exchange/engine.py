@@ -105,6 +105,7 @@ from .commands import (
 )
 from .errors import ExchangeError
 from .fees import DEFAULT_SCHEDULE, FeeSchedule, SellerStats
+from .fees import seller_level as fee_seller_level
 from .marketdata import BookUpdate, MarketDataEvent, TradePrint
 from .portfolio import Holding, Portfolios, check_manual
 from .settlement import (
@@ -316,6 +317,10 @@ class Engine:
         self._settling: dict[int, TradeState] = {}
         self._deadlines = DeadlineQueue()
         self._open_orders = 0
+        self.live = True
+        """False while replaying a journal: answers are not built and book
+        checksums are left 0 (nobody reads them), which makes recovery
+        faster; everything else, market-data sequences included, is the same."""
 
     # ------------------------------------------------------------------ ids
 
@@ -705,16 +710,18 @@ class Engine:
         out.status = 201
         out.order_status = order["status"]
         out.order_reason = order["cancel_reason"]
-        out.response = {
-            "order": order_wire(order),
-            "fills": [trade_view(t, account_id) for t in fills],
-        }
+        if self.live:
+            out.response = {
+                "order": order_wire(order),
+                "fills": [trade_view(t, account_id) for t in fills],
+            }
 
     def _apply_cancel(self, cmd: CancelOrder, out: Outcome) -> None:
         order = self._orders[cmd.order_id]
         events = self._book(order["sku"]).cancel(BookCancel(cmd.order_id, out.ts))
         self._process(order["sku"], events, out, None)
-        out.response = order_wire(order)
+        if self.live:
+            out.response = order_wire(order)
 
     def _apply_amend(self, cmd: AmendOrder, out: Outcome) -> None:
         order = self._orders[cmd.order_id]
@@ -805,9 +812,8 @@ class Engine:
             md[2] = md[0]
         if changes:
             md[0] += 1
-            out.md.append(
-                BookUpdate(sku, md[0], md[1], tuple(changes), self.books[sku].checksum(), ts)
-            )
+            checksum = self.books[sku].checksum() if self.live else 0
+            out.md.append(BookUpdate(sku, md[0], md[1], tuple(changes), checksum, ts))
             out.md_orders.append(counts)
             md[1] = md[0]
         ops = out.store_ops
@@ -1087,6 +1093,24 @@ class Engine:
         """``(sequence, book channel sequence, trade channel sequence)`` of a SKU."""
         md = self._md.get(sku)
         return (md[0], md[1], md[2]) if md else (0, 0, 0)
+
+    def seller_level(self, account_id: str, now: int) -> int:
+        """The seller's fee level at ``now``, without touching any state.
+
+        (``seller_stats.level`` prunes its window as it reads, which would
+        make this engine's snapshot differ from a replay's; use this outside
+        :meth:`apply`.)
+        """
+        window = self.seller_stats._sellers.get(account_id)
+        if window is None:
+            return fee_seller_level(0, 0, self.schedule)
+        cutoff = now - self.schedule.window_ns
+        count = volume = 0
+        for time_, quantity, gross in window.live.values():
+            if time_ > cutoff:
+                count += quantity
+                volume += gross
+        return fee_seller_level(count, volume, self.schedule)
 
     def trade_count(self) -> int:
         """Trades matched so far (trade ids run from 1 to this)."""

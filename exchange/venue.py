@@ -55,9 +55,11 @@ returned records are plain JSON-able dicts in the wire shapes of DESIGN.md
     await venue.add_holding(account, {"sku","purchase_price_cents","acquired_at","condition"})
         -> holding dict {id, sku, purchase_price_cents, acquired_at, condition,
            source, trade_id}; acquired_at is an RFC 3339 time or a YYYY-MM-DD date
+           (default: now), condition "new" (default) or "used"
     await venue.remove_holding(account, holding_id) -> {"id", "removed": True}
     venue.holdings(account) -> list[holding dict]
     venue.fee_schedule -> exchange.fees.FeeSchedule  # for net proceeds
+    venue.seller_level(account, now=None) -> int     # pure (does not prune fee stats)
 
     # public market data
     venue.book(sku, depth) -> {"sku","sequence","bids":[[p,q,n]],"asks":[...]}  # released state
@@ -178,6 +180,10 @@ _AMEND_FIELDS = frozenset({"quantity", "price_cents"})
 _HOLDING_FIELDS = frozenset({"sku", "purchase_price_cents", "acquired_at", "condition"})
 _STATUSES = frozenset({"open", "filled", "canceled", "expired", "rejected"})
 MAX_EXPIRY_DAYS = 60
+
+# Labelled metric children, looked up once (labels() costs on every call).
+_COMMAND_COUNTERS: dict[str, Any] = {}
+_ORDER_COUNTERS: dict[tuple[str, str], Any] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,6 +380,7 @@ def recover_engine(
             )
         replayed: list[tuple[int, list[StoreOp]]] = []
         expect = engine.last_seq + 1
+        engine.live = False
         for seq, payload in journal.replay(after_seq=engine.last_seq):
             if seq != expect:
                 raise RuntimeError(f"journal replay expected seq {expect}, found {seq}")
@@ -382,6 +389,7 @@ def recover_engine(
             out = engine.apply(seq, ts, cmd)
             if keep_store_ops_after is not None and seq > keep_store_ops_after and out.store_ops:
                 replayed.append((seq, out.store_ops))
+        engine.live = True
         engine.ship_deadline_ns = ship_deadline_ns
     except BaseException:
         if lock:
@@ -446,18 +454,28 @@ class Venue:
 
     async def _open(self) -> None:
         cfg = self.cfg
-        store_seq: int | None = None
-        if cfg.store:
-            store_seq = await asyncio.to_thread(self._open_store)
-        rec = await asyncio.to_thread(
-            recover_engine,
-            cfg.data_dir,
-            fsync=cfg.fsync,
-            schedule=cfg.schedule,
-            ship_deadline_ns=int(cfg.ship_deadline_hours * HOUR_NS),
-            keep_store_ops_after=store_seq,
-        )
-        self._lock, self._journal, self._snapshots = rec.lock, rec.journal, rec.snapshots
+        Path(cfg.data_dir).mkdir(parents=True, exist_ok=True)
+        lock = DataDirLock(Path(cfg.data_dir))
+        # The lock first: a second process must fail before touching anything.
+        await asyncio.to_thread(lock.acquire)
+        self._lock = lock
+        try:
+            store_seq: int | None = None
+            if cfg.store:
+                store_seq = await asyncio.to_thread(self._open_store)
+            rec = await asyncio.to_thread(
+                recover_engine,
+                cfg.data_dir,
+                fsync=cfg.fsync,
+                schedule=cfg.schedule,
+                ship_deadline_ns=int(cfg.ship_deadline_hours * HOUR_NS),
+                keep_store_ops_after=store_seq,
+                lock=False,
+            )
+        except BaseException:
+            await self._shutdown(snapshot=False)
+            raise
+        self._journal, self._snapshots = rec.journal, rec.snapshots
         self.engine = engine = rec.engine
         self._seq = self._released_seq = engine.last_seq
         self._last_ts = engine.last_ts
@@ -476,14 +494,31 @@ class Venue:
             self._group = asyncio.get_running_loop().create_future()
             self._committer = asyncio.create_task(self._commit_loop(), name="venue-commit")
             self.ready = True
-            if cfg.demo_catalog and len(engine.catalog) == 0:
-                for product in demo_products():
-                    self._enqueue(create_product_command(product), self._now())
-                await self._wait_group()
+            if cfg.demo_catalog:
+                await self._journal_demo_catalog()
             self._timer = asyncio.create_task(self._tick_loop(), name="venue-tick")
         except BaseException:
             await self._shutdown(snapshot=False)
             raise
+
+    async def _journal_demo_catalog(self) -> None:
+        """On a first start, journal the demo products (all in one group).
+
+        A start that finds only some of them (a crash cut the first group
+        short) journals the rest; a catalog without any of them is left alone.
+        """
+        catalog = self.engine.catalog
+        demo = demo_products()
+        if len(catalog) and not any(catalog.has_product(p.style) for p in demo):
+            return
+        missing = [p for p in demo if not catalog.has_product(p.style)]
+        for product in missing:
+            cmd = create_product_command(product)
+            now = self._now()
+            self.engine.validate(cmd, now)
+            self._enqueue(cmd, now)
+        if missing:
+            await self._wait_group()
 
     def _open_store(self) -> int:
         from .analytics import Analytics
@@ -582,7 +617,15 @@ class Venue:
         """Journal (in memory) and apply a validated command; no await inside."""
         seq = self._seq + 1
         t0 = time.perf_counter()
-        out = self.engine.apply(seq, now, cmd)
+        try:
+            out = self.engine.apply(seq, now, cmd)
+        except BaseException as exc:
+            # A bug: the engine may be half-changed by a command the journal
+            # will never hold. Stop; a restart recovers the journaled state.
+            log.critical("venue: applying %r failed; refusing commands until restart", cmd)
+            self._failed = exc
+            self.ready = False
+            raise
         elapsed = time.perf_counter() - t0
         self._seq = seq
         self._last_ts = now
@@ -676,9 +719,16 @@ class Venue:
                         self._released_trade = ev.trade_id
             if out.store_ops:
                 ops.extend(out.store_ops)
-            metrics.COMMANDS.labels(kind).inc()
+            counter = _COMMAND_COUNTERS.get(kind)
+            if counter is None:
+                counter = _COMMAND_COUNTERS[kind] = metrics.COMMANDS.labels(kind)
+            counter.inc()
             if out.order_status is not None:
-                metrics.ORDERS.labels(out.order_status, out.order_reason or "none").inc()
+                key = (out.order_status, out.order_reason or "none")
+                counter = _ORDER_COUNTERS.get(key)
+                if counter is None:
+                    counter = _ORDER_COUNTERS[key] = metrics.ORDERS.labels(*key)
+                counter.inc()
             if out.trades:
                 metrics.TRADES.inc(out.trades)
                 metrics.TRADED_VALUE_CENTS.inc(out.traded_cents)
@@ -710,6 +760,8 @@ class Venue:
     async def _maybe_snapshot(self, loop: asyncio.AbstractEventLoop) -> None:
         journal = self._journal
         assert journal is not None
+        if self._failed is not None:
+            return  # the engine may be ahead of the journal: never snapshot it
         if self._snap_pending is None and self._seq - self._snap_seq >= self.cfg.snapshot_every:
             # Taken now, written once the journal is durable up to its seq.
             self._snap_pending = (self._seq, self.engine.snapshot_bytes())
@@ -831,6 +883,10 @@ class Venue:
             "max_price_cents": rules.max_price_cents,
             "max_quantity": rules.max_quantity,
         }
+
+    def seller_level(self, account: Account, now: int | None = None) -> int:
+        """The account's seller fee level at ``now`` (default: the clock); pure."""
+        return self.engine.seller_level(account.id, self._now() if now is None else now)
 
     @property
     def fee_schedule(self) -> FeeSchedule:
@@ -955,19 +1011,24 @@ class Venue:
     async def add_holding(self, account: Account, body: object) -> dict[str, Any]:
         """Add a hand-entered item to the account's portfolio."""
         data = _check_fields(body, _HOLDING_FIELDS)
-        for key in ("sku", "purchase_price_cents", "acquired_at"):
+        for key in ("sku", "purchase_price_cents"):
             if key not in data:
                 raise _invalid(f"{key} is required.")
         sku = _opt_str(data, "sku")
         condition = data.get("condition") or "new"
+        acquired = data.get("acquired_at")
+        self._check_open()
+        now = self._now()
         cmd = AddHolding(
             account.id,
             sku,  # type: ignore[arg-type]
             data["purchase_price_cents"],
-            _parse_time(data["acquired_at"], "acquired_at"),
+            now if acquired is None else _parse_time(acquired, "acquired_at"),
             condition,
         )
-        out = await self._submit(cmd)
+        self.engine.validate(cmd, now)
+        out, group = self._enqueue(cmd, now)
+        await group
         assert out.response is not None
         return out.response
 

@@ -236,6 +236,11 @@ class FeedClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    @property
+    def connected(self) -> bool:
+        """Whether a connection is open right now."""
+        return self._ws is not None
+
     # --- subscriptions -----------------------------------------------------
 
     async def subscribe(

@@ -10,6 +10,7 @@ from typing import Any
 
 import polars as pl
 
+from api.app import make_app
 from exchange.venue import Venue
 
 from .conftest import Api
@@ -43,6 +44,41 @@ async def test_metrics_label_routes_by_pattern(api: Api, sku: str) -> None:
     assert 'route="/v1/orders/1"' not in text
     assert 'route="unmatched"' in text
     assert "http_request_duration_seconds_bucket" in text
+    # The venue's metrics live in the same registry.
+    assert "exchange_orders_total" in text and "exchange_match_latency_seconds" in text
+
+
+async def test_config_reports_a_reachable_feed_host(make_api: Any) -> None:
+    api = await make_api(feed_url="ws://0.0.0.0:9999")
+    assert (await api.get("/v1/config")).body == {"feed_url": "ws://127.0.0.1:9999"}
+
+
+class _BrokenVenue:
+    """A venue stand-in that is not ready and whose catalog fails unexpectedly."""
+
+    ready = False
+
+    def products(self) -> list[dict[str, Any]]:
+        raise RuntimeError("disk on fire")
+
+
+async def test_not_ready_and_unexpected_errors(aiohttp_client: Any, caplog: Any) -> None:
+    api = Api(await aiohttp_client(make_app(_BrokenVenue())))  # type: ignore[arg-type]
+    reply = await api.get("/readyz")
+    assert reply.status == 503 and reply.body["code"] == "not_ready"
+    reply = await api.get("/v1/products")
+    assert reply.status == 500 and reply.body["code"] == "internal_error"
+    assert "disk on fire" not in reply.body["detail"]
+    assert "disk on fire" in caplog.text
+
+
+async def test_keyless_account_creation_is_limited_per_address(make_api: Any) -> None:
+    api = await make_api(rate_limit=10, burst=20)
+    statuses = []
+    for i in range(11):
+        statuses.append((await api.post("/v1/accounts", json={"name": f"n{i}"})).status)
+    assert statuses[:10] == [201] * 10
+    assert statuses[10] == 429
 
 
 # ------------------------------------------------------------------ accounts/auth

@@ -43,6 +43,10 @@ def test_serve_lock_ports_offline_accounts_and_recover(tmp_path: Path) -> None:
         assert _http("GET", server.http_url + "/healthz") == {"status": "ok"}
         assert _http("GET", server.http_url + "/readyz") == {"status": "ready"}
         assert _http("GET", server.http_url + "/v1/config")["feed_url"] == server.ws_url
+        with urllib.request.urlopen(server.http_url + "/metrics", timeout=10) as response:
+            metrics = response.read().decode()
+        for name in ("exchange_orders_total", "feed_connections", "http_request_duration"):
+            assert name in metrics
 
         # The data dir is locked while the server runs.
         locked = run_exchange("accounts", "create", "Zed", "--data-dir", str(data))
@@ -98,8 +102,11 @@ def test_serve_lock_ports_offline_accounts_and_recover(tmp_path: Path) -> None:
 
 def test_recover_check_names_the_offset(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    with serve(data):
-        pass
+    with serve(data) as server:
+        sku = _http("GET", server.http_url + "/v1/products")["products"][0]["skus"][0]["sku"]
+        watched = run_exchange("watch", sku, "--url", server.ws_url, "--duration", "1.5")
+        assert watched.returncode == 0, watched.stderr
+        assert sku in watched.stdout
     segments = sorted((data / "journal").glob("*.log"))
     assert segments
     raw = bytearray(segments[0].read_bytes())

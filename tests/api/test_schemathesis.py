@@ -63,7 +63,7 @@ def test_served_document_is_this_one(live: Server) -> None:
 
 @schema.parametrize()
 @settings(
-    max_examples=15,
+    max_examples=20,
     deadline=None,
     suppress_health_check=list(HealthCheck),
     derandomize=True,

@@ -548,3 +548,28 @@ def test_wire_shapes(driver: Driver, traders: tuple[str, str, str]) -> None:
     public = driver.engine.public_trades(SKU)
     assert len(public) == 1 and "buyer_id" not in public[0]
     assert driver.ts == T0 + 6 * MS
+
+
+def test_seller_level_query_changes_nothing(driver: Driver, traders: tuple[str, str, str]) -> None:
+    alice, bob, _ = traders
+    for _ in range(12):
+        _trade(driver, alice, bob)
+    assert driver.engine.seller_level(alice, driver.ts) == 2  # 12 sales in 90 days
+    before = driver.engine.snapshot_bytes()
+    assert driver.engine.seller_level(alice, driver.ts + 91 * 24 * HOUR) == 1
+    assert driver.engine.snapshot_bytes() == before
+    # The level at match time sets the transaction fee: 8.5% at level 2.
+    tid = _trade(driver, alice, bob)
+    trade = driver.engine.trade_row(tid)
+    assert trade is not None
+    assert (trade["seller_level"], trade["transaction_fee_cents"]) == (2, 1_700)
+
+
+def test_clock_formats_rfc3339() -> None:
+    from exchange.clock import parse_rfc3339, rfc3339
+
+    assert rfc3339(T0) == "2026-01-01T00:00:00.000Z"
+    assert rfc3339(T0 + 1_999_999_999) == "2026-01-01T00:00:01.999Z"
+    assert rfc3339(T0 - 1) == "2025-12-31T23:59:59.999Z"
+    assert parse_rfc3339("2026-01-01T01:00:00+01:00") == T0
+    assert parse_rfc3339("2026-01-01") == T0

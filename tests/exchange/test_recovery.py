@@ -56,7 +56,7 @@ def random_session(seed: int, steps: int) -> tuple[Driver, list[tuple[int, bytes
             outcomes.append(d.run(cmd, ts=ts))
         except ExchangeError:
             continue  # refused: not journaled (the driver took no seq)
-        if rng.random() < 0.01:
+        if rng.random() < 0.005:
             snapshots.append((d.engine.last_seq, d.engine.snapshot_bytes()))
     return d, snapshots, outcomes
 
@@ -151,7 +151,7 @@ def test_the_session_exercises_every_path(
     assert len(state["trades"]) > 300
     assert state["portfolios"]["realized"]
     assert len(snapshots) >= 10
-    assert d.engine.last_seq == len(d.journal) and len(outcomes) == len(d.journal) - 9
+    assert d.engine.last_seq == len(d.journal) and len(outcomes) == len(d.journal) - 8
 
 
 def test_snapshot_plus_replay_equals_live(
@@ -162,6 +162,7 @@ def test_snapshot_plus_replay_equals_live(
     for seq, data in snapshots:
         recovered = Engine.restore_bytes(data)
         assert recovered.last_seq == seq
+        recovered.live = False  # as recovery runs it: no answers, no checksums
         replay(recovered, d.journal)
         assert recovered.snapshot_bytes() == live, f"recovery from the snapshot at seq {seq}"
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 from orderbook import (
     Accepted,
-    AmendOrder,
     Amended,
+    AmendOrder,
+    Canceled,
     CancelOrder,
     CancelReason,
-    Canceled,
     Command,
     Event,
     ExpireOrders,
@@ -213,10 +213,12 @@ class ReferenceBook:
             cmd.price_cents,
             cmd.quantity,
         )
-        if cmd.time_in_force is TimeInForce.FOK:
-            if self._fillable(cmd.side, cmd.price_cents, cmd.owner) < cmd.quantity:
-                self._emit(Canceled, cmd.order_id, CancelReason.FOK_UNFILLABLE, cmd.quantity)
-                return
+        if (
+            cmd.time_in_force is TimeInForce.FOK
+            and self._fillable(cmd.side, cmd.price_cents, cmd.owner) < cmd.quantity
+        ):
+            self._emit(Canceled, cmd.order_id, CancelReason.FOK_UNFILLABLE, cmd.quantity)
+            return
         left = self._match(cmd.order_id, cmd.owner, cmd.side, cmd.price_cents, cmd.quantity)
         if left == 0:
             return

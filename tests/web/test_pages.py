@@ -113,7 +113,6 @@ def test_market_page_equals_api_and_searches(
     # Every SKU of the catalog has a row.
     products = rest.get("/v1/products")["products"]
     assert page.locator("tr[data-sku]").count() == sum(len(p["skus"]) for p in products)
-    screenshot(page, "market", full_page=False)  # the whole list is very long
     assert_accessible(page)
 
     # Live: a trade through REST reaches the row through the ticker "*" feed.
@@ -230,39 +229,102 @@ def test_rest_trade_updates_page_without_reload(
     assert ladder(page) == rest_ladder(rest, sku)
 
 
-def test_dropped_feed_message_makes_page_resync(
-    page: Page, watch: PageWatch, server: Server, rest: Rest
+@pytest.mark.parametrize("fault", ["drop", "corrupt"])
+def test_feed_fault_makes_page_resync(
+    page: Page, watch: PageWatch, server: Server, rest: Rest, fault: str
 ) -> None:
-    sku = "DZ5485-612-12"
-    seller = rest.account("gap-seller")
-    dropped: list[str] = []
+    """A lost book message (a gap) or a wrong one (a checksum mismatch) heals.
+
+    In "drop" mode the relay also loses the second trade message: the page sees
+    the trade gap and reloads the trade list from REST.
+    """
+    size = {"drop": "12", "corrupt": "8.5"}[fault]
+    sku = f"DZ5485-612-{size}"
+    seller, buyer = rest.account(f"{fault}-seller"), rest.account(f"{fault}-buyer")
+    faults: list[dict[str, Any]] = []
+    trades_seen = 0
 
     def relay(ws: WebSocketRoute) -> None:
         upstream = ws.connect_to_server()
         ws.on_message(lambda m: upstream.send(m))
 
         def down(message: str | bytes) -> None:
+            nonlocal trades_seen
             msg = json.loads(message)
-            if not dropped and msg.get("type") == "book" and msg.get("sku") == sku:
-                dropped.append(str(message))  # lost on the way: the page must notice
+            kind = msg.get("type")
+            if (
+                msg.get("sku") == sku
+                and kind == "book"
+                and not any(f["type"] == "book" for f in faults)
+            ):
+                faults.append(msg)
+                if fault == "drop":
+                    return  # lost on the way: the next message shows the gap
+                msg["changes"][0][2] += 1  # a wrong quantity: the checksum shows it
+                ws.send(json.dumps(msg))
                 return
+            if msg.get("sku") == sku and kind == "trade" and fault == "drop":
+                trades_seen += 1
+                if trades_seen == 2:
+                    faults.append(msg)
+                    return
             ws.send(message)
 
         upstream.on_message(down)
 
     page.route_web_socket(re.compile(r"^ws://"), relay)
-    open_page(page, server, "#/product/DZ5485-612?size=12")
+    open_page(page, server, f"#/product/DZ5485-612?size={size}")
     wait_book(page)
-    seller.order(sku, "ask", 21000, 2)
+    seller.order(sku, "ask", 21000, 3)
     seller.order(sku, "ask", 21500, 1)
     expect(page.locator("#feed-status")).to_have_attribute("data-resyncs", "1")
-    assert len(dropped) == 1, "the relay dropped no book message"
+    assert [f["type"] for f in faults] == ["book"]
     expect(page.locator("#ladder-body tr[data-side=ask]")).to_have_count(2)
     assert ladder(page) == rest_ladder(rest, sku)
-    seller.order(sku, "ask", 22000, 1)
-    expect(page.locator("#ladder-body tr[data-side=ask]")).to_have_count(3)
+
+    fills = [buyer.order(sku, "bid", 21000)["fills"][0] for _ in range(3)]
+    expect(page.locator("#trades-body tr").first).to_have_attribute(
+        "data-trade-id", str(fills[-1]["id"])
+    )
+    expect(page.locator("#trades-body tr[data-trade-id]")).to_have_count(3)
+    ids = page.locator("#trades-body tr[data-trade-id]").evaluate_all(
+        "rs => rs.map(r => +r.dataset.tradeId)"
+    )
+    assert ids == [f["id"] for f in reversed(fills)]
+    if fault == "drop":
+        assert [f["type"] for f in faults] == ["book", "trade"]
+    expect(page.locator("#ladder-body tr[data-side=ask]")).to_have_count(1)
     assert ladder(page) == rest_ladder(rest, sku)
     assert page.locator("#feed-status").get_attribute("data-resyncs") == "1"
+
+
+def test_page_reconnects_after_the_feed_drops(
+    page: Page, watch: PageWatch, server: Server, rest: Rest
+) -> None:
+    sku = "DZ5485-612-8"
+    seller = rest.account("reconnect-seller")
+    connections: list[WebSocketRoute] = []
+
+    def relay(ws: WebSocketRoute) -> None:
+        connections.append(ws)
+        upstream = ws.connect_to_server()
+        ws.on_message(lambda m: upstream.send(m))
+        upstream.on_message(lambda m: ws.send(m))
+
+    page.route_web_socket(re.compile(r"^ws://"), relay)
+    open_page(page, server, "#/product/DZ5485-612?size=8")
+    wait_book(page)
+    page.evaluate("window.__sameDocument = true")
+    connections[0].close(code=1012, reason="test restart")
+    # While the page is away, the book changes; the new snapshot brings it back.
+    seller.order(sku, "ask", 23000, 2)
+    expect(page.locator("#feed-status")).to_have_attribute("data-state", "live")
+    expect(page.locator("#ladder-body tr[data-side=ask][data-price='23000']")).to_be_visible()
+    assert len(connections) == 2
+    seller.order(sku, "ask", 23500, 1)
+    expect(page.locator("#ladder-body tr[data-side=ask]")).to_have_count(2)
+    assert ladder(page) == rest_ladder(rest, sku)
+    assert page.evaluate("window.__sameDocument") is True
 
 
 def test_order_form_errors_orders_and_settlement(
@@ -329,6 +391,8 @@ def test_order_form_errors_orders_and_settlement(
     expect(page.locator("#order-message")).to_contain_text("filled")
     expect(page.locator("#ladder-body tr[data-side=ask]")).to_have_count(0)
     expect(page.locator("#stats [data-field=last_sale]")).to_have_text("$210.00")
+    screenshot(page, "trading")
+    assert_accessible(page)
 
 
 def test_portfolio_totals_equal_api(
@@ -457,4 +521,36 @@ def test_page_keeps_up_with_fifty_trades_per_second(
     expect(page.locator("#trades-body tr").first).to_have_attribute(
         "data-trade-id", str(last_id), timeout=1000
     )
+    # Shown with -s: the figure the issue's bar is about.
+    achieved = (count - 1) / elapsed
+    print(f"\n{len(done)} trades at {achieved:.1f}/s; worst page lag {worst_lag * 1000:.0f} ms")
     assert worst_lag < 1.0, f"the page fell {worst_lag:.2f} s behind"
+
+
+def test_busy_market_equals_api(page: Page, watch: PageWatch, server: Server, rest: Rest) -> None:
+    """Last, when the other tests have traded: every row of the busy top equals the API.
+
+    Its screenshot is the market picture of the README.
+    """
+    seller, buyer = rest.account("busy-seller"), rest.account("busy-buyer")
+    for n, size in enumerate(("7", "8", "9.5", "10.5")):
+        sku = f"DZ5485-612-{size}"
+        trade(seller, buyer, sku, 19000 + n * 700)
+        trade(seller, buyer, sku, 19500 + n * 500)
+        seller.order(sku, "ask", 21000 + n * 300)
+        buyer.order(sku, "bid", 18000 + n * 200)
+    open_page(page, server, "")
+    products = rest.get("/v1/products")["products"][:3]
+    for sku in [s["sku"] for p in products for s in p["skus"]]:
+        summary = rest.get(f"/v1/skus/{sku}")
+        row = page.locator(f"tr[data-sku='{sku}']")
+        for field, key in (
+            ("lowest_ask", "lowest_ask_cents"),
+            ("highest_bid", "highest_bid_cents"),
+            ("last_sale", "last_sale_cents"),
+        ):
+            expect(row.locator(f"[data-field={field}]")).to_have_text(format_cents(summary[key]))
+        expect(row.locator("[data-field=change_24h]")).to_have_text(
+            format_pct(summary["change_24h_pct"])
+        )
+    screenshot(page, "market", full_page=False)

@@ -37,7 +37,10 @@ async function route() {
     abort: new AbortController(),
     cleanups: [],
     onCleanup(fn) {
-      this.cleanups.push(fn);
+      // A view that finishes wiring after the user left runs its undo at once,
+      // so no subscription or chart outlives its page.
+      if (this.abort.signal.aborted) fn();
+      else this.cleanups.push(fn);
     },
     get aborted() {
       return this.abort.signal.aborted;

@@ -125,7 +125,8 @@ export async function renderMarket(ctx) {
   ctx.onCleanup(ctx.feed.subscribe({ channels: ["ticker"], skus: ["*"] }));
 
   await pool([...rows.keys()], 6, async (sku) => {
-    if (ctx.aborted) return;
+    // A SKU whose ticker already came needs no REST call.
+    if (ctx.aborted || tickerSeq.has(sku)) return;
     const s = await get(`/v1/skus/${encodeURIComponent(sku)}`);
     if (ctx.aborted || tickerSeq.has(sku)) return;
     show(sku, s, false);

@@ -72,12 +72,11 @@ export async function renderProduct(ctx, style, size) {
     const s = await get(`/v1/skus/${encodeURIComponent(sku)}`);
     if (ctx.aborted) return;
     summary = s;
-    if (!lastTrade && s.last_sale_cents !== null && s.last_sale_cents !== undefined) {
-      // No trade seen yet: the summary's last sale stands until one arrives.
-    }
     showSummary();
   };
-  const refreshSummary = throttle(() => loadSummary().catch((e) => console.warn(e)), 1500);
+  // At most two summary reads a second however fast trades come, the last one
+  // after the last trade.
+  const refreshSummary = throttle(() => loadSummary().catch((e) => console.warn(e)), 500);
   ctx.onCleanup(() => refreshSummary.cancel());
   const announcePrices = throttle(() => {
     const best = bestFromBook();

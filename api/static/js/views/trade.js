@@ -36,6 +36,7 @@ export async function renderTradePanel(ctx, { sku, bestPrices, rules }) {
   const quantity = h("input", { id: "order-quantity", name: "quantity", type: "number", min: "1", step: "1", value: "1", required: true });
   const expiry = h("input", { id: "order-expiry", name: "expires_in_days", type: "number", min: "1", max: "365", step: "1", value: "30" });
   const priceLabel = h("span", null, "Price ($)");
+  const expiryLabel = h("label", { for: "order-expiry", id: "expiry-label" }, "Expires in (days)", expiry);
   const priceHint = h("p", { id: "price-hint", class: "hint" }, "");
   const submit = h("button", { type: "submit", class: "primary", id: "order-submit" }, "Place bid");
   const error = h("p", { id: "order-error", class: "error", role: "alert", "aria-live": "assertive" });
@@ -51,7 +52,7 @@ export async function renderTradePanel(ctx, { sku, bestPrices, rules }) {
     h("label", { for: "order-price" }, priceLabel, price),
     priceHint,
     h("label", { for: "order-quantity" }, "Quantity", quantity),
-    h("label", { for: "order-expiry", id: "expiry-label" }, "Expires in (days)", expiry),
+    expiryLabel,
     submit,
     error,
     message,
@@ -64,6 +65,8 @@ export async function renderTradePanel(ctx, { sku, bestPrices, rules }) {
     submit.textContent = market ? (side() === "bid" ? "Buy Now" : "Sell Now") : side() === "bid" ? "Place bid" : "Place ask";
     priceLabel.textContent = market ? (side() === "bid" ? "Highest price you accept ($)" : "Lowest price you accept ($)") : "Price ($)";
     expiry.disabled = market;
+    // A market order never rests, so it has no expiry to choose.
+    expiryLabel.hidden = market;
     const r = rules();
     const tick = r?.tick_size_cents ? `Prices in steps of ${formatCents(r.tick_size_cents)}. ` : "";
     priceHint.textContent = market

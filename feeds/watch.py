@@ -1,0 +1,203 @@
+"""``exchange watch SKU...``: a live terminal view of SKUs from the feed.
+
+Per SKU: the ticker line (best bid and ask, last sale, 24h change and
+volume), the top 5 levels of each side of the verified local book, and the
+latest trades. It uses :class:`feeds.client.FeedClient`, so the book is
+checked by sequence and checksum and resyncs by itself, and the view
+survives a restart of the server (it reconnects).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from .client import FeedClient, LocalBook
+
+__all__ = ["WatchState", "money", "render", "run_watch"]
+
+DEPTH = 5
+TRADES = 8
+
+
+def money(cents: int | None) -> str:
+    """Format integer cents as dollars with integer math (no floats)."""
+    if cents is None:
+        return "—"
+    sign = "-" if cents < 0 else ""
+    dollars, rest = divmod(abs(cents), 100)
+    return f"{sign}${dollars:,}.{rest:02d}"
+
+
+@dataclass
+class _SkuView:
+    ticker: dict[str, Any] | None = None
+    book: LocalBook | None = None
+    trades: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=TRADES))
+
+
+@dataclass
+class WatchState:
+    """What the view shows; fed by the client's callbacks."""
+
+    skus: list[str]
+    views: dict[str, _SkuView] = field(default_factory=dict)
+    status: str = "connecting"
+    errors: deque[str] = field(default_factory=lambda: deque(maxlen=3))
+
+    def __post_init__(self) -> None:
+        for sku in self.skus:
+            self.views.setdefault(sku, _SkuView())
+
+    def on_ticker(self, message: dict[str, Any]) -> None:
+        view = self.views.get(message["sku"])
+        if view is not None:
+            view.ticker = message
+
+    def on_trade(self, message: dict[str, Any]) -> None:
+        view = self.views.get(message["sku"])
+        if view is not None:
+            view.trades.appendleft(message)
+
+    def on_book(self, sku: str, book: LocalBook) -> None:
+        view = self.views.get(sku)
+        if view is not None:
+            view.book = book
+
+    def on_error(self, message: dict[str, Any]) -> None:
+        self.errors.append(f"{message.get('code')}: {message.get('message')}")
+
+
+def _ticker_line(ticker: dict[str, Any] | None, book: LocalBook | None) -> Text:
+    bid = ticker.get("best_bid_cents") if ticker else (book.best_bid() if book else None)
+    ask = ticker.get("best_ask_cents") if ticker else (book.best_ask() if book else None)
+    line = Text()
+    line.append("bid ", style="dim")
+    line.append(money(bid), style="bold green")
+    line.append("   ask ", style="dim")
+    line.append(money(ask), style="bold red")
+    if ticker:
+        line.append("   last ", style="dim")
+        line.append(money(ticker.get("last_sale_cents")), style="bold")
+        change = ticker.get("change_24h_pct")
+        if change is not None:
+            line.append("   24h ", style="dim")
+            line.append(f"{change:+.2f}%", style="green" if change >= 0 else "red")
+        line.append("   vol 24h ", style="dim")
+        line.append(str(ticker.get("volume_24h", 0)))
+    return line
+
+
+def _book_table(book: LocalBook | None, synced: bool) -> Table:
+    table = Table(expand=True, show_edge=False, pad_edge=False)
+    table.add_column("bid qty", justify="right", style="green")
+    table.add_column("bid", justify="right", style="green")
+    table.add_column("ask", justify="right", style="red")
+    table.add_column("ask qty", justify="right", style="red")
+    bids = book.bids(DEPTH) if book else []
+    asks = book.asks(DEPTH) if book else []
+    for i in range(max(len(bids), len(asks), 1)):
+        bp, bq = bids[i] if i < len(bids) else (None, None)
+        ap, aq = asks[i] if i < len(asks) else (None, None)
+        table.add_row(
+            "" if bq is None else str(bq),
+            "" if bp is None else money(bp),
+            "" if ap is None else money(ap),
+            "" if aq is None else str(aq),
+        )
+    if not synced:
+        table.caption = "resyncing…"
+    return table
+
+
+def _trades_table(trades: Sequence[dict[str, Any]]) -> Table:
+    table = Table(expand=True, show_edge=False, pad_edge=False)
+    table.add_column("time")
+    table.add_column("price", justify="right")
+    table.add_column("qty", justify="right")
+    table.add_column("taker")
+    for trade in trades:
+        style = "green" if trade.get("taker_side") == "bid" else "red"
+        table.add_row(
+            str(trade.get("time", ""))[11:23],
+            Text(money(trade.get("price_cents")), style=style),
+            str(trade.get("quantity")),
+            "buy" if trade.get("taker_side") == "bid" else "sell",
+        )
+    return table
+
+
+def render(state: WatchState, client: FeedClient | None = None) -> RenderableType:
+    """The whole view as one rich renderable."""
+    panels: list[RenderableType] = []
+    for sku in state.skus:
+        view = state.views[sku]
+        synced = client.synced(sku) if client is not None else view.book is not None
+        body = Group(
+            _ticker_line(view.ticker, view.book),
+            _book_table(view.book, synced),
+            Text("latest trades", style="bold"),
+            _trades_table(view.trades),
+        )
+        panels.append(Panel(body, title=f"[bold]{sku}", expand=True))
+    footer = Text(f"feed: {state.status}", style="dim")
+    for error in state.errors:
+        footer.append(f"\n{error}", style="yellow")
+    panels.append(footer)
+    return Group(*panels)
+
+
+async def run_watch(
+    url: str,
+    skus: Sequence[str],
+    *,
+    console: Console | None = None,
+    refresh_per_second: float = 8.0,
+    duration: float | None = None,
+) -> None:
+    """Show SKUs live until interrupted (or for ``duration`` seconds).
+
+    Args:
+        url: the feed's ``ws://`` address.
+        skus: SKUs to watch.
+        console: where to draw (a default terminal console when None).
+        refresh_per_second: redraws per second.
+        duration: stop after this many seconds (None: run until cancelled).
+    """
+    state = WatchState(list(skus))
+    client = FeedClient(
+        url,
+        on_ticker=state.on_ticker,
+        on_trade=state.on_trade,
+        on_book=state.on_book,
+        on_error=state.on_error,
+    )
+    console = console or Console()
+    loop = asyncio.get_running_loop()
+    deadline = None if duration is None else loop.time() + duration
+    with Live(render(state, client), console=console, auto_refresh=False) as live:
+        runner = asyncio.create_task(client.start())
+        try:
+            subscribed = False
+            while deadline is None or loop.time() < deadline:
+                if runner.done() and not subscribed:
+                    await client.subscribe(["ticker", "trades", "book"], list(state.skus))
+                    subscribed = True
+                state.status = f"{url} connected" if client.connected else f"{url} connecting…"
+                live.update(render(state, client), refresh=True)
+                await asyncio.sleep(1 / refresh_per_second)
+        finally:
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
+            await client.close()
