@@ -54,6 +54,7 @@ __all__ = [
     "VENUE_KEY",
     "ApiConfig",
     "make_app",
+    "value_portfolio",
 ]
 
 log = logging.getLogger("api")
@@ -645,17 +646,22 @@ async def portfolio(request: web.Request) -> web.Response:
     mark = request.query.get("mark", "last_sale")
     if mark not in MARKS:
         raise ExchangeError("validation_error", f"'mark' must be one of: {', '.join(MARKS)}.")
-    venue = _venue(request)
-    account = _account(request)
+    return _json(await value_portfolio(_venue(request), _account(request), mark))
+
+
+async def value_portfolio(venue: Venue, account: Any, mark: str) -> dict[str, Any]:
+    """An account's portfolio valued at ``mark`` now (``GET /v1/portfolio``'s answer).
+
+    Live bests and the seller's fee level are read on the loop, where the
+    venue's state is consistent; only the store query goes to a thread.
+    """
     now = _now_ns()
-    # Live bests and the seller's fee level are read here, on the loop, where
-    # the venue's state is consistent; only the store query goes to a thread.
     bests = {sku: venue.mirror.best(sku) for sku in venue.mirror.skus()}
     net_fn = _net_proceeds_fn(venue, account, now) if mark == "highest_bid" else None
-    result = await _analytics_call(
+    result: dict[str, Any] = await _analytics_call(
         venue.analytics.portfolio, account.id, mark, now_ns=now, bests=bests, net_fn=net_fn
     )
-    return _json(result)
+    return result
 
 
 def _net_proceeds_fn(venue: Venue, account: Any, now: int) -> Callable[[int], int]:

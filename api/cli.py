@@ -7,7 +7,7 @@ Subcommands::
     exchange accounts create NAME [--role trader|authenticator|admin]
     exchange recover --check
     exchange export trades --format parquet|csv [--output FILE]
-    exchange portfolio --api-key KEY [--url URL] [--mark MARK]
+    exchange portfolio --api-key KEY [--url URL | --data-dir DIR] [--mark MARK]
     exchange watch SKU [SKU ...]
 
 Settings come from flags or environment variables (flag wins). ``serve``
@@ -28,6 +28,7 @@ import contextlib
 import errno
 import inspect
 import json
+import logging
 import os
 import signal
 import sys
@@ -93,6 +94,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _log_level(text: str) -> str:
+    level = text.strip().lower()
+    if level not in ("debug", "info", "warning", "error"):
+        raise argparse.ArgumentTypeError(
+            f"log level must be debug, info, warning or error, got {text!r}"
+        )
+    return level
+
+
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data-dir",
@@ -150,6 +160,12 @@ def _add_serve_flags(p: argparse.ArgumentParser) -> None:
         help="acknowledge orders without fsync (benchmarks only: a crash may lose them)",
     )
     p.add_argument(
+        "--log-level",
+        type=_log_level,
+        default=_env("EXCHANGE_LOG_LEVEL", "warning"),
+        help="log level on stderr (env EXCHANGE_LOG_LEVEL; default warning)",
+    )
+    p.add_argument(
         "--no-demo-catalog",
         action="store_true",
         help="do not load the demo catalog on first start",
@@ -205,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
                            help="the server (env EXCHANGE_URL; default http://127.0.0.1:8080)")
     portfolio.add_argument("--mark", choices=("last_sale", "highest_bid", "lowest_ask", "mid"),
                            default="last_sale", help="how to value holdings (default last_sale)")
+    portfolio.add_argument("--data-dir", type=Path, default=None,
+                           help="read the data directory directly instead of asking a server "
+                           "(the server must be stopped)")
+    _add_database_url(portfolio)
 
     watch = sub.add_parser("watch", help="live terminal view of SKUs from the websocket feed")
     watch.add_argument("skus", nargs="+", metavar="SKU", help="SKUs to watch")
@@ -233,6 +253,11 @@ async def _serve(args: argparse.Namespace, *, demo: bool) -> int:
 
     from .app import make_app
 
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     config = VenueConfig(
         data_dir=Path(args.data_dir),
         database_url=args.database_url,
@@ -395,11 +420,20 @@ def _money(cents: int | None) -> str:
 def _portfolio(args: argparse.Namespace) -> int:
     if not args.api_key:
         raise CliError("an API key is needed: --api-key KEY or EXCHANGE_API_KEY", EXIT_SETTING)
+    if args.data_dir is not None:
+        data = _run_value(_portfolio_offline(args))
+    else:
+        data = _portfolio_rest(args)
+    print_portfolio(data)
+    return 0
+
+
+def _portfolio_rest(args: argparse.Namespace) -> dict[str, Any]:
     url = f"{args.url.rstrip('/')}/v1/portfolio?mark={args.mark}"
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {args.api_key}"})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            data = json.loads(response.read())
+            data: dict[str, Any] = json.loads(response.read())
     except urllib.error.HTTPError as exc:
         try:
             detail = json.loads(exc.read()).get("detail", exc.reason)
@@ -409,8 +443,33 @@ def _portfolio(args: argparse.Namespace) -> int:
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise CliError(f"cannot reach {args.url}: {reason}") from None
-    print_portfolio(data)
-    return 0
+    return data
+
+
+async def _portfolio_offline(args: argparse.Namespace) -> dict[str, Any]:
+    """Open the venue on the data dir (server stopped), value, close."""
+    from exchange.datadir import DataDirLocked
+    from exchange.venue import Venue, VenueConfig
+
+    from .app import value_portfolio
+
+    config = VenueConfig(data_dir=Path(args.data_dir), database_url=args.database_url,
+                         demo_catalog=False)
+    try:
+        venue = await Venue.open(config)
+    except DataDirLocked as exc:
+        raise CliError(f"{exc}; while the server runs, leave out --data-dir") from None
+    try:
+        account = venue.authenticate(args.api_key)
+        if account is None:
+            raise CliError("the API key is not known in this data directory")
+        return await value_portfolio(venue, account, args.mark)
+    finally:
+        await venue.close()
+
+
+def _run_value(coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+    return asyncio.run(coro)
 
 
 def print_portfolio(data: dict[str, Any]) -> None:

@@ -5,17 +5,43 @@ pid there so that a refused process can say who holds it. The kernel drops
 the lock when the holder exits, even by SIGKILL, so a crash never leaves a
 stale lock behind (the file itself stays; it is never deleted, which would
 let two processes lock two different files of the same name).
+
+A forked child (the venue forks to serialize snapshots) does not keep the
+lock: an ``os.register_at_fork`` hook closes the child's copy of the
+descriptor, so a holder killed while its child still runs frees the data
+directory at once. (Closing a copy never unlocks: ``flock`` locks belong to
+the open file description and end with its last descriptor or ``LOCK_UN``,
+which the child never calls.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
+import weakref
 from pathlib import Path
 
 __all__ = ["DataDirLock", "DataDirLocked"]
 
 LOCK_NAME = "LOCK"
+
+
+_HELD: weakref.WeakSet[DataDirLock] = weakref.WeakSet()
+
+
+def _forget_in_child() -> None:
+    """After a fork, in the child: drop (close) every held lock's descriptor."""
+    for lock in list(_HELD):
+        fd, lock._fd = lock._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
 
 
 class DataDirLocked(Exception):
@@ -72,6 +98,7 @@ class DataDirLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
+        _HELD.add(self)
 
     def release(self) -> None:
         """Give the lock up (idempotent)."""
@@ -79,6 +106,7 @@ class DataDirLock:
         if fd is None:
             return
         self._fd = None
+        _HELD.discard(self)
         try:
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)

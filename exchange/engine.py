@@ -131,7 +131,7 @@ __all__ = [
     "trade_view",
 ]
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
 
 StoreOp = tuple[str, dict[str, Any]]
 
@@ -145,6 +145,8 @@ _EXPIRED_REASON = CancelReason.EXPIRED
 _BID = Side.BID
 _ASK = Side.ASK
 _SIDES = {"bid": Side.BID, "ask": Side.ASK}
+# Enum .value goes through a descriptor; a dict lookup is cheaper on the hot path.
+_REASONS = {reason: str(reason.value) for reason in CancelReason}
 _TYPES = {"limit": OrderType.LIMIT, "market": OrderType.MARKET}
 _TIFS = {"gtc": TimeInForce.GTC, "ioc": TimeInForce.IOC, "fok": TimeInForce.FOK}
 
@@ -160,6 +162,54 @@ DELIVERED = "delivered"
 SETTLEMENT_CANCELED = "canceled"
 
 _CLIENT_ORDER_ID_MAX = 64
+
+ORDER_KEYS = (
+    "id",
+    "account_id",
+    "client_order_id",
+    "sku",
+    "side",
+    "type",
+    "time_in_force",
+    "post_only",
+    "price_cents",
+    "quantity",
+    "filled_quantity",
+    "status",
+    "cancel_reason",
+    "created_at",
+    "updated_at",
+    "expires_at",
+)
+"""The fields of an order row, in order (a closed order is kept as a tuple of them)."""
+
+TRADE_KEYS = (
+    "id",
+    "sku",
+    "style",
+    "price_cents",
+    "quantity",
+    "taker_side",
+    "buy_order_id",
+    "sell_order_id",
+    "buyer_id",
+    "seller_id",
+    "time",
+    "settlement_status",
+    "ship_by",
+    "seller_level",
+    "buyer_fee_cents",
+    "transaction_fee_cents",
+    "processing_fee_cents",
+    "buyer_total_cents",
+    "seller_payout_cents",
+    "platform_fee_cents",
+    "updated_at",
+)
+"""The fields of a trade row (shapes.md), in order."""
+
+LEDGER_KEYS = ("id", "account_id", "trade_id", "kind", "amount_cents", "time", "description")
+"""The fields of a ledger row (shapes.md), in order."""
 
 
 @dataclass(slots=True)
@@ -296,7 +346,9 @@ class Engine:
         self._next_order = 1
         self._next_trade = 1
         self._next_ledger = 1
-        self._orders: dict[int, dict[str, Any]] = {}
+        # Open orders are dicts (they change); closed ones are tuples in
+        # ORDER_KEYS order, which take a third of the memory.
+        self._orders: dict[int, Any] = {}
         self._trades: dict[int, dict[str, Any]] = {}
         self._ledger: dict[int, dict[str, Any]] = {}
         self._idem: dict[tuple[str, str], int] = {}
@@ -446,7 +498,7 @@ class Engine:
 
     def _own_order(self, account_id: str, order_id: object) -> dict[str, Any]:
         self._account(account_id)
-        order = self._orders.get(order_id) if type(order_id) is int else None
+        order = self._order(order_id) if type(order_id) is int else None
         if order is None or order["account_id"] != account_id:
             raise _err("not_found", f"You have no order {order_id}.")
         return order
@@ -565,7 +617,8 @@ class Engine:
         order_id = self._idem.get((cmd.account_id, coid))
         if order_id is None:
             return None
-        order = self._orders[order_id]
+        order = self._order(order_id)
+        assert order is not None
         same = (
             order["sku"] == cmd.sku
             and order["side"] == cmd.side
@@ -754,7 +807,7 @@ class Engine:
         for ev in events:
             kind = type(ev)
             if kind is _LEVEL:
-                side = ev.side.value
+                side = "bid" if ev.side is _BID else "ask"
                 changes.append((side, ev.price_cents, ev.quantity))
                 counts[(side, ev.price_cents)] = ev.orders
             elif kind is _FILL:
@@ -776,7 +829,7 @@ class Engine:
             elif kind is _CANCELED:
                 o = orders[ev.order_id]
                 o["status"] = EXPIRED if ev.reason is _EXPIRED_REASON else CANCELED
-                o["cancel_reason"] = ev.reason.value
+                o["cancel_reason"] = _REASONS[ev.reason]
                 o["updated_at"] = ts
                 self._open_orders -= 1
                 touched[o["id"]] = o
@@ -819,6 +872,8 @@ class Engine:
         ops = out.store_ops
         for o in touched.values():
             ops.append(("order", dict(o)))
+            if o["status"] != OPEN:
+                self._orders[o["id"]] = tuple([o[k] for k in ORDER_KEYS])
         return trades
 
     # ----------------------------------------------------------- trades
@@ -854,7 +909,7 @@ class Engine:
             "style": self.catalog.sku(sku).style,
             "price_cents": ev.price_cents,
             "quantity": ev.quantity,
-            "taker_side": ev.taker_side.value,
+            "taker_side": "bid" if ev.taker_side is _BID else "ask",
             "buy_order_id": buy_id,
             "sell_order_id": sell_id,
             "buyer_id": buyer,
@@ -974,7 +1029,11 @@ class Engine:
         while heap and heap[0][0] <= ts:
             expires_at, oid = heapq.heappop(heap)
             order = self._orders[oid]
-            if order["status"] == OPEN and order["expires_at"] == expires_at:
+            if (
+                type(order) is dict
+                and order["status"] == OPEN
+                and order["expires_at"] == expires_at
+            ):
                 due_skus.add(order["sku"])
         for sku in sorted(due_skus):
             self._process(sku, self.books[sku].expire(BookExpire(ts)), out, None)
@@ -1005,7 +1064,11 @@ class Engine:
         while heap:
             expires_at, oid = heap[0]
             order = self._orders[oid]
-            if order["status"] == OPEN and order["expires_at"] == expires_at:
+            if (
+                type(order) is dict
+                and order["status"] == OPEN
+                and order["expires_at"] == expires_at
+            ):
                 break
             heapq.heappop(heap)
         expiry = heap[0][0] if heap else None
@@ -1024,7 +1087,7 @@ class Engine:
 
     def orders(self, account_id: str, status: str | None = None) -> list[dict[str, Any]]:
         """The account's orders, oldest first, optionally of one status."""
-        rows = (self._orders[i] for i in self._orders_by_account.get(account_id, ()))
+        rows = (self._known_order(i) for i in self._orders_by_account.get(account_id, ()))
         return [order_wire(o) for o in rows if status is None or o["status"] == status]
 
     def trade(self, account_id: str, trade_id: int) -> dict[str, Any]:
@@ -1122,7 +1185,25 @@ class Engine:
 
     def order_row(self, order_id: int) -> dict[str, Any] | None:
         """The internal row of any order (tests and tools)."""
-        return self._orders.get(order_id)
+        return self._order(order_id)
+
+    def _known_order(self, order_id: int) -> dict[str, Any]:
+        order = self._order(order_id)
+        assert order is not None
+        return order
+
+    def _order_values(self, order_id: int) -> list[Any]:
+        order = self._orders[order_id]
+        if type(order) is dict:
+            return [order[k] for k in ORDER_KEYS]
+        return list(order)
+
+    def _order(self, order_id: int) -> dict[str, Any] | None:
+        """An order as a row dict (a fresh copy for a closed order), or None."""
+        order = self._orders.get(order_id)
+        if order is None or type(order) is dict:
+            return order
+        return dict(zip(ORDER_KEYS, order, strict=True))
 
     def trade_row(self, trade_id: int) -> dict[str, Any] | None:
         """The internal row of any trade (tests and tools)."""
@@ -1130,8 +1211,8 @@ class Engine:
 
     def store_rows(self) -> Iterable[StoreOp]:
         """Every row the trade store should hold, for rebuilding it."""
-        for o in self._orders.values():
-            yield ("order", dict(o))
+        for oid in self._orders:
+            yield ("order", dict(self._known_order(oid)))
         for t in self._trades.values():
             yield ("trade", dict(t))
         for e in self._ledger.values():
@@ -1160,12 +1241,14 @@ class Engine:
             "catalog": self.catalog.to_dict(),
             "accounts": self.accounts.to_dict(),
             "books": {sku: self.books[sku].snapshot() for sku in sorted(self.books)},
-            "orders": [self._orders[i] for i in sorted(self._orders)],
+            # Rows as arrays in ORDER_KEYS / TRADE_KEYS / LEDGER_KEYS order: a
+            # third of the size (and time) of dicts repeating their keys.
+            "orders": [self._order_values(i) for i in sorted(self._orders)],
             "placed": [[i, *self._placed[i]] for i in sorted(self._placed)],
             "idempotency": sorted([a, c, o] for (a, c), o in self._idem.items()),
             "first_fills": [[i, self._first_fills[i]] for i in sorted(self._first_fills)],
-            "trades": [self._trades[i] for i in sorted(self._trades)],
-            "ledger": [self._ledger[i] for i in sorted(self._ledger)],
+            "trades": [[self._trades[i][k] for k in TRADE_KEYS] for i in sorted(self._trades)],
+            "ledger": [[self._ledger[i][k] for k in LEDGER_KEYS] for i in sorted(self._ledger)],
             "settling": [self._settling[i].to_dict() for i in sorted(self._settling)],
             "seller_stats": self.seller_stats.to_dict(),
             "portfolios": self.portfolios.to_dict(),
@@ -1193,8 +1276,9 @@ class Engine:
         eng.catalog = Catalog.from_dict(data["catalog"])
         eng.accounts = Accounts.from_dict(data["accounts"])
         eng.books = {sku: OrderBook.restore(b) for sku, b in data["books"].items()}
-        for o in data["orders"]:
-            eng._orders[o["id"]] = o
+        for values in data["orders"]:
+            o = dict(zip(ORDER_KEYS, values, strict=True))
+            eng._orders[o["id"]] = o if o["status"] == OPEN else tuple(values)
             eng._orders_by_account.setdefault(o["account_id"], []).append(o["id"])
             if o["status"] == OPEN:
                 eng._open_orders += 1
@@ -1204,7 +1288,8 @@ class Engine:
         eng._placed = {i: (p, q) for i, p, q in data["placed"]}
         eng._idem = {(a, c): o for a, c, o in data["idempotency"]}
         eng._first_fills = {i: list(ids) for i, ids in data["first_fills"]}
-        for t in data["trades"]:
+        for values in data["trades"]:
+            t = dict(zip(TRADE_KEYS, values, strict=True))
             eng._trades[t["id"]] = t
             eng._index_trade(t)
         for item in data["settling"]:
@@ -1212,7 +1297,8 @@ class Engine:
             eng._settling[state.trade_id] = state
             if state.status is SettlementStatus.AWAITING_SHIPMENT:
                 eng._deadlines.push(state.trade_id, state.ship_by)
-        for e in data["ledger"]:
+        for values in data["ledger"]:
+            e = dict(zip(LEDGER_KEYS, values, strict=True))
             eng._ledger[e["id"]] = e
             eng._ledger_by_account.setdefault(e["account_id"], []).append(e["id"])
         eng.seller_stats = SellerStats.from_dict(data["seller_stats"], schedule)

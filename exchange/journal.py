@@ -200,7 +200,6 @@ def _scan(path: Path, data: bytes, expected_seq: int | None, is_last: bool) -> _
             raise JournalCorrupt(path, off, bad)
         if first is None:
             first = seq
-        last_off = off
         prev = seq
         records += 1
         off = end

@@ -102,7 +102,13 @@ HOW IT WORKS
   ``engine.next_due()`` has passed (order expiry, ship deadlines).
 - Snapshots every ``snapshot_every`` commands and on close, written once the
   journal is durable up to them; then the journal rotates, segments older
-  than the previous snapshot are pruned, and two snapshots are kept.
+  than the previous snapshot are pruned, and two snapshots are kept. The
+  periodic ones are encoded by a forked child (copy-on-write, like Redis's
+  BGSAVE), so the loop does not pause for a large state; the child writes
+  its file only when the parent tells it the journal is durable up to it.
+  Recovery ignores (and deletes) a snapshot ahead of the journal.
+- Memory: the engine keeps every order and trade (queries and idempotent
+  replays read them); closed orders are stored as compact tuples.
 - A journal write or sync error is fatal: the venue stops accepting commands
   (``not_ready``, 503), since its memory is ahead of its journal; a restart
   recovers the durable state.
@@ -116,6 +122,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -201,6 +208,10 @@ class VenueConfig:
         store: False runs without a trade store (no analytics).
         tick_interval: seconds between checks for due expiries/deadlines.
         schedule: the fee schedule.
+        fork_snapshots: serialize periodic snapshots in a forked child
+            (copy-on-write) so the event loop never pauses for them; where
+            ``os.fork`` is missing, or when False, they are serialized on the
+            loop.
     """
 
     data_dir: Path = Path("data")
@@ -212,6 +223,7 @@ class VenueConfig:
     store: bool = True
     tick_interval: float = 1.0
     schedule: FeeSchedule = field(default=DEFAULT_SCHEDULE)
+    fork_snapshots: bool = True
 
 
 # ----------------------------------------------------------------- parsing
@@ -367,6 +379,13 @@ def recover_engine(
         journal.open()
         snapshots = SnapshotStore(data_dir / "snapshots", fsync=fsync)
         latest = snapshots.latest()
+        while latest is not None and latest[0] > journal.last_seq:
+            # Never written that way by the venue (a snapshot waits for the
+            # journal to be durable up to it); if it happens, the snapshot
+            # holds commands nobody saw acknowledged: drop it.
+            log.warning("snapshot at seq %d is ahead of the journal; ignoring it", latest[0])
+            snapshots.path_for(latest[0]).unlink(missing_ok=True)
+            latest = snapshots.latest()
         if latest is not None:
             engine = Engine.restore_bytes(latest[1])
             snapshot_seq = latest[0]
@@ -399,6 +418,74 @@ def recover_engine(
 
 
 # ------------------------------------------------------------------ venue
+
+
+class _ForkedSnapshot:
+    """A snapshot serialized by a forked child, written only when released.
+
+    The child holds the engine as it was at the fork (copy-on-write), encodes
+    it, and waits on a pipe; the parent releases it once the journal is
+    durable up to ``seq`` (a snapshot must never be ahead of the journal),
+    then reaps it in a thread.
+    """
+
+    def __init__(self, pid: int, wfd: int, seq: int) -> None:
+        self.pid = pid
+        self.wfd = wfd
+        self.seq = seq
+        self.released = False
+        self.status: int | None = None
+        self.waiter: asyncio.Task[None] | None = None
+
+    @classmethod
+    def start(cls, venue: Venue) -> _ForkedSnapshot:
+        seq = venue._seq
+        rfd, wfd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child; coverage cannot see it
+            code = 1
+            try:
+                os.close(wfd)
+                data = venue.engine.snapshot_bytes()
+                if os.read(rfd, 1) == b"1":
+                    assert venue._snapshots is not None
+                    venue._snapshots.write(seq, data)
+                    code = 0
+                else:
+                    code = 3
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(rfd)
+        log.info("venue: snapshot at seq %d forked to pid %d", seq, pid)
+        return cls(pid, wfd, seq)
+
+    def _reap(self) -> None:
+        _, status = os.waitpid(self.pid, 0)
+        self.status = status
+
+    def release(self) -> None:
+        """Let the child write its file, and start reaping it."""
+        self.released = True
+        try:
+            os.write(self.wfd, b"1")
+        finally:
+            os.close(self.wfd)
+        self.waiter = asyncio.ensure_future(asyncio.to_thread(self._reap))
+
+    def abandon(self) -> None:
+        """Tell the child to exit without writing."""
+        self.released = True
+        os.close(self.wfd)
+        self.waiter = asyncio.ensure_future(asyncio.to_thread(self._reap))
+
+    def ok(self) -> bool:
+        """Whether the child wrote the snapshot."""
+        good = self.status is not None and os.waitstatus_to_exitcode(self.status) == 0
+        if not good:
+            log.error("venue: forked snapshot at seq %d failed (%s)", self.seq, self.status)
+        return good
 
 
 class Venue:
@@ -436,6 +523,7 @@ class Venue:
         self._snap_seq = 0
         self._prev_snap_seq = 0
         self._snap_pending: tuple[int, bytes] | None = None
+        self._snap_job: _ForkedSnapshot | None = None
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     # -------------------------------------------------------- lifecycle
@@ -579,6 +667,7 @@ class Venue:
             except Exception:
                 log.exception("venue: committer failed")
         loop = asyncio.get_running_loop()
+        await self._finish_snapshot_job()
         if (
             snapshot
             and self._journal is not None
@@ -758,26 +847,50 @@ class Venue:
                     log.exception("venue: market-data subscriber %r failed", callback)
 
     async def _maybe_snapshot(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Between groups: start, release or finish a snapshot (committer only)."""
         journal = self._journal
         assert journal is not None
         if self._failed is not None:
             return  # the engine may be ahead of the journal: never snapshot it
-        if self._snap_pending is None and self._seq - self._snap_seq >= self.cfg.snapshot_every:
-            # Taken now, written once the journal is durable up to its seq.
-            self._snap_pending = (self._seq, self.engine.snapshot_bytes())
+        job = self._snap_job
+        if job is not None:
+            if not job.released and journal.durable_seq >= job.seq:
+                job.release()
+            if job.waiter is not None and job.waiter.done():
+                self._snap_job = None
+                if job.ok():
+                    await loop.run_in_executor(self._io, self._after_snapshot, job.seq)
+                else:
+                    self._snap_seq = self._prev_snap_seq  # try again later
+        elif self._snap_pending is not None:
+            if journal.durable_seq >= self._snap_pending[0]:
+                seq, data = self._snap_pending
+                self._snap_pending = None
+                try:
+                    await loop.run_in_executor(self._io, self._write_snapshot, seq, data)
+                except Exception:
+                    log.exception("venue: snapshot at seq %d failed", seq)
+        elif self._seq - self._snap_seq >= self.cfg.snapshot_every:
             self._snap_seq = self._seq
-        if self._snap_pending is not None and journal.durable_seq >= self._snap_pending[0]:
-            seq, data = self._snap_pending
-            self._snap_pending = None
-            try:
-                await loop.run_in_executor(self._io, self._write_snapshot, seq, data)
-            except Exception:
-                log.exception("venue: snapshot at seq %d failed", seq)
+            if self.cfg.fork_snapshots and hasattr(os, "fork"):
+                self._snap_job = _ForkedSnapshot.start(self)
+                if journal.durable_seq >= self._seq:
+                    self._snap_job.release()
+            else:
+                # Taken now, written once the journal is durable up to its seq.
+                self._snap_pending = (self._seq, self.engine.snapshot_bytes())
 
     def _write_snapshot(self, seq: int, data: bytes) -> None:
-        """Write a snapshot, rotate the journal, prune what no snapshot needs."""
-        assert self._snapshots is not None and self._journal is not None
+        """Write a snapshot in this process, then rotate and prune (io thread)."""
+        assert self._snapshots is not None
         self._snapshots.write(seq, data)
+        log.info("venue: snapshot at seq %d (%d bytes)", seq, len(data))
+        self._after_snapshot(seq)
+
+    def _after_snapshot(self, seq: int) -> None:
+        """Rotate the journal and prune what no kept snapshot needs (io thread,
+        between groups: never while the committer appends)."""
+        assert self._snapshots is not None and self._journal is not None
         self._journal.rotate()
         if self._prev_snap_seq:
             # Keep the journal from the previous snapshot on: if the newest
@@ -786,7 +899,28 @@ class Venue:
         self._snapshots.prune(keep=2)
         self._prev_snap_seq = seq
         self._snap_seq = max(self._snap_seq, seq)
-        log.info("venue: snapshot at seq %d (%d bytes)", seq, len(data))
+
+    async def _finish_snapshot_job(self) -> None:
+        """At close: let a forked snapshot finish (or give it up)."""
+        job, self._snap_job = self._snap_job, None
+        if job is None:
+            return
+        assert self._journal is not None
+        abandoned = False
+        if not job.released:
+            if self._failed is None and self._journal.durable_seq >= job.seq:
+                job.release()
+            else:
+                job.abandon()
+                abandoned = True
+        if job.waiter is not None:
+            await job.waiter
+            if abandoned or not job.ok():
+                self._snap_seq = self._prev_snap_seq
+            else:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._io, self._after_snapshot, job.seq
+                )
 
     async def _tick_loop(self) -> None:
         while True:

@@ -214,10 +214,20 @@ class FeedClient:
     # --- lifecycle ---------------------------------------------------------
 
     async def start(self) -> None:
-        """Connect (in the background, retrying) and wait for the first connection."""
+        """Connect (in the background, retrying) and wait for the first connection.
+
+        Raises:
+            websockets.exceptions.InvalidURI: when ``url`` is not a websocket URL.
+        """
         if self._task is None:
             self._task = asyncio.create_task(self._run())
-        await self._connected.wait()
+        connected = asyncio.create_task(self._connected.wait())
+        try:
+            await asyncio.wait({self._task, connected}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            connected.cancel()
+        if self._task.done():
+            self._task.result()  # a bad URL: raise it here rather than wait forever
 
     async def close(self) -> None:
         """Close the connection and stop reconnecting."""

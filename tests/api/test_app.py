@@ -416,6 +416,18 @@ async def test_settlement_flow(api: Api, venue: Venue, sku: str) -> None:
     assert [i["sku"] for i in portfolio["items"]] == [sku]
     assert portfolio["totals"]["market_value_cents"] == 21_000
 
+    # A failed authentication cancels the trade: the buyer is refunded, the seller penalized.
+    seller2, buyer2, trade2 = await _trade(api, sku, 30_000)
+    await api.post(f"/v1/trades/{trade2}/ship", key=seller2)
+    failed = await api.post(f"/v1/trades/{trade2}/authenticate", key=checker,
+                            json={"passed": False})
+    assert failed.body["settlement_status"] == "canceled"
+    kinds = {e["kind"] for e in (await api.get("/v1/ledger", key=buyer2)).body["entries"]}
+    assert "refund" in kinds
+    penalties = [e for e in (await api.get("/v1/ledger", key=seller2)).body["entries"]
+                 if e["kind"] == "penalty"]
+    assert penalties and penalties[0]["amount_cents"] == -4_500  # 15% of $300, at least $15
+
 
 # --------------------------------------------------------------------- portfolio
 
@@ -459,3 +471,23 @@ async def test_portfolio_items_and_history(api: Api, sku: str) -> None:
     assert (await api.delete(f"/v1/portfolio/items/{hid}", key=other)).status == 404
     assert (await api.delete(f"/v1/portfolio/items/{hid}", key=key)).status == 204
     assert (await api.get("/v1/portfolio", key=key)).body["items"] == []
+
+
+async def test_fok_post_only_and_expiry_through_rest(api: Api, sku: str) -> None:
+    seller, buyer = await api.account("s"), await api.account("b")
+    await api.post("/v1/orders", key=seller, json=limit(sku, "ask", 20_000, 1))
+    fok = await api.post("/v1/orders", key=buyer,
+                         json=limit(sku, "bid", 20_000, 2, time_in_force="fok"))
+    assert fok.status == 201
+    assert (fok.body["order"]["status"], fok.body["fills"]) == ("canceled", [])
+    post_only = await api.post("/v1/orders", key=buyer,
+                               json=limit(sku, "bid", 20_000, 1, post_only=True))
+    assert post_only.status == 201 and post_only.body["order"]["status"] == "rejected"
+    resting = await api.post("/v1/orders", key=buyer,
+                             json=limit(sku, "bid", 19_000, 1, expires_in_days=3))
+    assert resting.body["order"]["expires_at"] is not None
+    bad = await api.post("/v1/orders", key=buyer,
+                         json=limit(sku, "bid", 19_000, 1, expires_in_days=0))
+    assert bad.status == 422
+    book = (await api.get(f"/v1/skus/{sku}/book")).body
+    assert book["asks"] == [[20_000, 1, 1]] and book["bids"] == [[19_000, 1, 1]]

@@ -66,11 +66,11 @@ def test_serve_lock_ports_offline_accounts_and_recover(tmp_path: Path) -> None:
         assert busy.returncode == 1 and "already in use" in _one_line_error(busy.stderr)
 
         # Portfolio on the command line, over REST.
-        key = _http("POST", server.http_url + "/v1/accounts", {"name": "Col"})["api_key"]
+        collector = _http("POST", server.http_url + "/v1/accounts", {"name": "Col"})["api_key"]
         sku = _http("GET", server.http_url + "/v1/products")["products"][0]["skus"][0]["sku"]
         _http("POST", server.http_url + "/v1/portfolio/items",
-              {"sku": sku, "purchase_price_cents": 12_345}, key=key)
-        shown = run_exchange("portfolio", "--api-key", key, "--url", server.http_url)
+              {"sku": sku, "purchase_price_cents": 12_345}, key=collector)
+        shown = run_exchange("portfolio", "--api-key", collector, "--url", server.http_url)
         assert shown.returncode == 0, shown.stderr
         assert sku in shown.stdout and "$123.45" in shown.stdout
         refused = run_exchange("portfolio", "--api-key", "bad", "--url", server.http_url)
@@ -88,6 +88,10 @@ def test_serve_lock_ports_offline_accounts_and_recover(tmp_path: Path) -> None:
 
     checked = run_exchange("recover", "--check", "--data-dir", str(data))
     assert checked.returncode == 0, checked.stderr
+
+    offline = run_exchange("portfolio", "--api-key", collector, "--data-dir", str(data))
+    assert offline.returncode == 0, offline.stderr
+    assert sku in offline.stdout and "$123.45" in offline.stdout
 
     exported = run_exchange("export", "trades", "--format", "csv", "--data-dir", str(data))
     assert exported.returncode == 0, exported.stderr
@@ -124,6 +128,7 @@ def test_bad_settings_exit_2(tmp_path: Path) -> None:
         (["serve", "--http-port", "70000"], {}),
         (["serve"], {"EXCHANGE_FEED_PORT": "nope"}),
         (["serve", "--rate-limit", "-1"], {}),
+        (["serve"], {"EXCHANGE_LOG_LEVEL": "loud"}),
         (["serve", "--bogus"], {}),
         (["serve", "--host", "256.1.1.1", "--http-port", "0", "--feed-port", "0",
           "--data-dir", str(tmp_path / "d")], {}),

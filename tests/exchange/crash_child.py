@@ -1,8 +1,9 @@
 """A venue in a child process that the crash test kills with SIGKILL.
 
-Run as ``python -m tests.exchange.crash_child DATA_DIR``. It opens a
-:class:`exchange.venue.Venue` on ``DATA_DIR`` (fsync on, demo catalog, no
-trade store so that it starts fast), prints one ``{"ready": ...}`` line and
+Run as ``python -m tests.exchange.crash_child DATA_DIR [SNAPSHOT_EVERY]``. It
+opens a :class:`exchange.venue.Venue` on ``DATA_DIR`` (fsync on, demo catalog,
+no trade store so that it starts fast; a snapshot every ``SNAPSHOT_EVERY``
+commands, default the venue's), prints one ``{"ready": ...}`` line and
 then serves JSON lines: each request ``{"id": n, "op": ..., ...}`` is handled
 in its own task (so concurrent requests share group commits, as HTTP clients
 would) and answered with one line carrying the same ``id``, written only
@@ -19,6 +20,7 @@ Ops:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import sys
 from pathlib import Path
@@ -71,8 +73,10 @@ async def _handle(venue: Venue, msg: dict[str, Any]) -> dict[str, Any]:
     raise ValueError(f"unknown op {op!r}")
 
 
-async def _serve(data_dir: Path) -> None:
+async def _serve(data_dir: Path, snapshot_every: int | None) -> None:
     cfg = VenueConfig(data_dir=data_dir, fsync=True, demo_catalog=True, store=False)
+    if snapshot_every is not None:
+        cfg = dataclasses.replace(cfg, snapshot_every=snapshot_every)
     venue = await Venue.open(cfg)
     _write({"ready": True, "seq": venue.engine.last_seq, "skus": venue.skus()[:8]})
     loop = asyncio.get_running_loop()
@@ -95,7 +99,8 @@ async def _serve(data_dir: Path) -> None:
 
 def main() -> None:
     """Serve the venue on ``sys.argv[1]`` until stdin closes (or SIGKILL)."""
-    asyncio.run(_serve(Path(sys.argv[1])))
+    every = int(sys.argv[2]) if len(sys.argv) > 2 else None
+    asyncio.run(_serve(Path(sys.argv[1]), every))
 
 
 if __name__ == "__main__":

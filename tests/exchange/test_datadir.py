@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -37,6 +38,22 @@ except DataDirLocked as e:
     print(e)
     sys.exit(3)
 print("acquired")
+"""
+
+
+# A holder that forks a child (as the venue does for snapshots), then waits.
+HOLDER_FORKS = """
+import os, sys
+from pathlib import Path
+from exchange.datadir import DataDirLock
+lock = DataDirLock(Path(sys.argv[1]))
+lock.acquire()
+pid = os.fork()
+if pid == 0:
+    sys.stdin.read()
+    os._exit(0)
+print("locked", pid, flush=True)
+sys.stdin.read()
 """
 
 
@@ -116,3 +133,29 @@ def test_two_lock_objects_in_one_process_exclude_each_other(tmp_path: Path) -> N
     first.release()
     with DataDirLock(tmp_path):
         pass
+
+
+def test_a_forked_child_does_not_keep_the_lock(tmp_path: Path) -> None:
+    """The venue forks snapshot writers: a killed holder's child must not block a restart."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER_FORKS, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert holder.stdout is not None and holder.stdin is not None
+    word, child = holder.stdout.readline().split()
+    assert word == "locked"
+    try:
+        with pytest.raises(DataDirLocked):
+            DataDirLock(tmp_path).acquire()
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(timeout=30)
+        os.kill(int(child), 0)  # the forked child still runs...
+        with DataDirLock(tmp_path):  # ...and yet the directory is free
+            pass
+    finally:
+        holder.stdin.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(child), signal.SIGKILL)

@@ -142,7 +142,8 @@ def test_the_session_exercises_every_path(
 ) -> None:
     d, snapshots, outcomes = session
     state = d.engine.snapshot()
-    statuses = {o["status"] for o in state["orders"]}
+    orders = [d.engine.order_row(o[0]) or {} for o in state["orders"]]
+    statuses = {o["status"] for o in orders}
     assert statuses == {"open", "filled", "canceled", "expired", "rejected"}
     settlement = {
         row["settlement_status"] for o in outcomes for kind, row in o.store_ops if kind == "trade"
@@ -151,6 +152,9 @@ def test_the_session_exercises_every_path(
     assert len(state["trades"]) > 300
     assert state["portfolios"]["realized"]
     assert len(snapshots) >= 10
+    resting = sum(n for book in d.engine.books.values() for side in book.depth() for *_, n in side)
+    open_orders = sum(1 for o in orders if o["status"] == "open")
+    assert d.engine.resting_orders() == resting == open_orders
     assert d.engine.last_seq == len(d.journal) and len(outcomes) == len(d.journal) - 8
 
 

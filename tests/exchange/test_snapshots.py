@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from exchange import snapshots
 from exchange.snapshots import SnapshotCorrupt, SnapshotStore
 
 
@@ -36,8 +35,8 @@ def test_write_fsyncs_file_then_directory(tmp_path: Path, monkeypatch: pytest.Mo
         calls.append("replace")
         real_replace(src, dst)
 
-    monkeypatch.setattr(snapshots.os, "fsync", fsync)
-    monkeypatch.setattr(snapshots.os, "replace", replace)
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
     SnapshotStore(tmp_path).write(1, b"x")
     assert calls == ["file", "replace", "dir"]
 
@@ -51,7 +50,7 @@ def test_crash_before_rename_leaves_the_previous_snapshot(
     def crash(src: str | Path, dst: str | Path) -> None:
         raise OSError("power cut")
 
-    monkeypatch.setattr(snapshots.os, "replace", crash)
+    monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(OSError):
         store.write(9, b"nine" * 1000)
     monkeypatch.undo()

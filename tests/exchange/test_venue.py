@@ -260,3 +260,72 @@ async def test_snapshots_rotate_the_journal(tmp_data_dir: Path) -> None:
         assert venue.engine.snapshot_bytes() == state
     finally:
         await venue.close()
+
+
+@pytest.mark.parametrize("fork", [True, False])
+async def test_periodic_snapshots_under_load(tmp_data_dir: Path, fork: bool) -> None:
+    cfg = config(tmp_data_dir, store=False, snapshot_every=50, fork_snapshots=fork)
+    venue = await Venue.open(cfg)
+    try:
+        alice, bob = await two_traders(venue)
+        for round_ in range(6):
+            await asyncio.gather(
+                *(venue.place_order(alice, ask(30_000 + 100 * i)) for i in range(20)),
+                *(venue.place_order(bob, bid(20_000 + 100 * round_)) for _ in range(20)),
+            )
+        state = venue.engine.snapshot_bytes()
+        seq = venue.engine.last_seq
+    finally:
+        await venue.close()
+    snaps = sorted(int(p.stem) for p in (tmp_data_dir / "snapshots").glob("*.snap"))
+    assert len(snaps) == 2 and snaps[-1] == seq  # the close snapshot and one before
+    # Every snapshot recovers to the same state with the journal that is kept.
+    (tmp_data_dir / "snapshots" / f"{seq:020d}.snap").unlink()
+    venue = await Venue.open(config(tmp_data_dir, store=False))
+    try:
+        assert venue.engine.snapshot_bytes() == state
+    finally:
+        await venue.close()
+
+
+async def test_mirror_equals_the_engine_after_random_concurrent_orders(tmp_data_dir: Path) -> None:
+    import random
+
+    venue = await Venue.open(
+        VenueConfig(data_dir=tmp_data_dir, fsync=False, store=False, tick_interval=3600)
+    )
+    try:
+        accounts = [
+            venue.authenticate((await venue.create_account(f"t{i}"))["api_key"]) for i in range(4)
+        ]
+        skus = venue.skus()[:3]
+        rng = random.Random(3)
+
+        async def trader(k: int) -> None:
+            me = accounts[k]
+            for _ in range(60):
+                body = {
+                    "sku": rng.choice(skus),
+                    "side": rng.choice(["bid", "ask"]),
+                    "type": "limit",
+                    "price_cents": 100 * rng.randrange(195, 206),
+                    "quantity": rng.randrange(1, 4),
+                    "time_in_force": rng.choice(["gtc", "gtc", "ioc"]),
+                }
+                _, answer = await venue.place_order(me, body)
+                if answer["order"]["status"] == "open" and rng.random() < 0.3:
+                    try:
+                        await venue.cancel_order(me, answer["order"]["id"])
+                    except ExchangeError as exc:  # filled meanwhile by another trader
+                        assert exc.code == "order_not_open"
+
+        await asyncio.gather(*(trader(k) for k in range(4)))
+        assert venue.groups < venue.commands
+        for sku in skus:
+            bids, asks = venue.engine.book_levels(sku)
+            snap = venue.mirror.snapshot(sku)
+            assert (snap.bids, snap.asks) == (bids, asks)
+            assert snap.sequence == venue.engine.md_sequences(sku)[0]
+            assert venue.mirror.checksum(sku) == venue.engine.books[sku].checksum()
+    finally:
+        await venue.close()

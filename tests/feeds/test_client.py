@@ -6,6 +6,9 @@ import asyncio
 import random
 from typing import Any
 
+import pytest
+from websockets.exceptions import InvalidURI
+
 from feeds.client import FeedClient, LocalBook
 from feeds.server import FeedServer
 
@@ -146,3 +149,10 @@ async def test_trade_and_ticker_iterators(venue: FakeVenue, server: FeedServer) 
         assert ticker["last_sale_cents"] == 15000 and ticker["volume_24h"] == 2
         await trades.aclose()
         await tickers.aclose()
+
+
+async def test_a_bad_url_raises_instead_of_retrying() -> None:
+    client = FeedClient("http://127.0.0.1:1/")
+    with pytest.raises(InvalidURI):
+        await client.start()
+    await client.close()

@@ -487,11 +487,28 @@ def test_expire_with_nothing_due_uses_no_seq(book: OrderBook) -> None:
     assert book.seq == 2
 
 
-def test_expiry_heap_drops_stale_entries(book: OrderBook) -> None:
-    for i in range(1, 3_000):
-        place(book, i, BID, 1, 10_000, expires_at=10**12, now=1)
+def test_expiry_entries_of_gone_orders_are_dropped(book: OrderBook) -> None:
+    place(book, 1, BID, 1, 9_000, expires_at=5 * 10**12, now=1)
+    for i in range(2, 3_000):
+        place(book, i, BID, 1, 10_000, expires_at=10**12 + i, now=1)
         book.cancel(CancelOrder(i))
-    assert len(book._heap) <= 2 * len(book) + 1024 + 1  # white box: bounded
+    assert book._expiry_count <= 2 * len(book) + 1024 + 1  # white box: bounded
+    book.check()
+    assert reasons(book.expire(ExpireOrders(5 * 10**12))) == ["expired"]
+
+
+def test_expiry_across_buckets_and_into_the_current_one(book: OrderBook) -> None:
+    day = 86_400 * 10**9
+    place(book, 1, BID, 1, 10_000, expires_at=30 * day, now=0)
+    place(book, 2, BID, 1, 10_000, expires_at=2 * day, now=0)
+    assert book.expire(ExpireOrders(day)) == []
+    # bucket of 2 days is now due-ish: a new order in it goes straight to the heap
+    assert book.expire(ExpireOrders(2 * day - 1)) == []
+    place(book, 3, BID, 1, 10_000, expires_at=2 * day - 1 + 5, now=2 * day - 1)
+    events = book.expire(ExpireOrders(2 * day + 10))
+    assert [e.order_id for e in events if type(e) is Canceled] == [2, 3]
+    book.check()
+    assert [e.order_id for e in book.expire(ExpireOrders(31 * day)) if type(e) is Canceled] == [1]
 
 
 # ---------------------------------------------------------------- per-SKU rules
