@@ -72,6 +72,7 @@ from typing import Any
 import orjson
 
 from orderbook.book import OrderBook
+from orderbook.checksum import CHECKSUM_DEPTH, book_checksum
 from orderbook.commands import AmendOrder as BookAmend
 from orderbook.commands import CancelOrder as BookCancel
 from orderbook.commands import ExpireOrders as BookExpire
@@ -369,6 +370,8 @@ class Engine:
         self._settling: dict[int, TradeState] = {}
         self._deadlines = DeadlineQueue()
         self._open_orders = 0
+        # sku -> checksum after its last book update (derived; see _checksum).
+        self._checksums: dict[str, int] = {}
         self.live = True
         """False while replaying a journal: answers are not built and book
         checksums are left 0 (nobody reads them), which makes recovery
@@ -382,16 +385,19 @@ class Engine:
 
     # ------------------------------------------------------------- validate
 
-    def validate(self, cmd: Command, now: int) -> None:
+    def validate(self, cmd: Command, now: int | None = None) -> None:
         """Check ``cmd`` statically against the state; change nothing.
 
         Args:
             cmd: the command.
-            now: the time the command would be journaled with (ns).
+            now: the time the command would be journaled with (ns); None
+                means the time of the last applied command.
 
         Raises:
             ExchangeError: the command must not be journaled.
         """
+        if now is None:
+            now = self.last_ts
         kind = type(cmd)
         if kind is PlaceOrder:
             self._validate_place(cmd, now)  # type: ignore[arg-type]
@@ -865,7 +871,11 @@ class Engine:
             md[2] = md[0]
         if changes:
             md[0] += 1
-            checksum = self.books[sku].checksum() if self.live else 0
+            if self.live:
+                checksum = self._checksum(sku, changes)
+            else:
+                checksum = 0
+                self._checksums.pop(sku, None)
             out.md.append(BookUpdate(sku, md[0], md[1], tuple(changes), checksum, ts))
             out.md_orders.append(counts)
             md[1] = md[0]
@@ -875,6 +885,30 @@ class Engine:
             if o["status"] != OPEN:
                 self._orders[o["id"]] = tuple([o[k] for k in ORDER_KEYS])
         return trades
+
+    def _checksum(self, sku: str, changes: list[tuple[str, int, int]]) -> int:
+        """The book's checksum after ``changes``, recomputed only when needed.
+
+        When every changed level lies beyond the 10th level of its side
+        (after the change, with at least 10 levels there), the top 10 levels
+        are what they were, and so is the checksum: levels at or better than
+        the 10th did not change, and none was removed from among them. This
+        skips the string building for most orders resting deep in a book.
+        """
+        bids, asks = self.books[sku].depth(CHECKSUM_DEPTH)
+        cached = self._checksums.get(sku)
+        if cached is not None:
+            for side, price, _ in changes:
+                if side == "ask":
+                    if len(asks) < CHECKSUM_DEPTH or price <= asks[-1][0]:
+                        break
+                elif len(bids) < CHECKSUM_DEPTH or price >= bids[-1][0]:
+                    break
+            else:
+                return cached
+        checksum = book_checksum(asks, bids)
+        self._checksums[sku] = checksum
+        return checksum
 
     # ----------------------------------------------------------- trades
 

@@ -74,6 +74,13 @@ returned records are plain JSON-able dicts in the wire shapes of DESIGN.md
 
     await venue.close()   # final snapshot, flush store, release the lock
 
+    # more settings and tools
+    VenueConfig(..., snapshot_every=100_000, store=True, tick_interval=1.0,
+                schedule=DEFAULT_SCHEDULE, fork_snapshots=True)
+    await venue.tick_if_due() -> bool   # journal a Tick now if an expiry/deadline passed
+    venue.engine -> exchange.engine.Engine   # read-only use outside the venue!
+    venue.released_seq, venue.groups, venue.commands, venue.journal   # tests, benchmarks
+
     open_offline(data_dir) -> OfflineVenue   # sync; for `exchange accounts create`
         .create_account(name, role) -> {"account_id","api_key","name","role"}; .close()
 
@@ -731,7 +738,9 @@ class Venue:
         now = self._now()
         self.engine.validate(cmd, now)
         out, group = self._enqueue(cmd, now)
-        await group
+        # shield: a caller cancelled while waiting (a client went away) must
+        # not cancel the group's future, which other callers share.
+        await asyncio.shield(group)
         if out.error is not None:
             raise out.error
         return out
@@ -777,7 +786,8 @@ class Venue:
             try:
                 self._release(outs)
             finally:
-                group.set_result(None)
+                if not group.done():
+                    group.set_result(None)
             await self._maybe_snapshot(loop)
 
     def _fail(self, exc: BaseException, group: asyncio.Future[None]) -> None:
@@ -785,7 +795,8 @@ class Venue:
         self._failed = exc
         self.ready = False
         error = ExchangeError("not_ready", "The journal could not be written; retry later.")
-        group.set_exception(error)
+        if not group.done():
+            group.set_exception(error)
         if self._group is not None and not self._group.done():
             self._group.set_exception(error)
         for _, waiter in self._waiters:
@@ -1042,7 +1053,9 @@ class Venue:
             return 200, answer
         self.engine.validate(cmd, now)
         out, group = self._enqueue(cmd, now)
-        await group
+        # shield: a caller cancelled while waiting (a client went away) must
+        # not cancel the group's future, which other callers share.
+        await asyncio.shield(group)
         assert out.response is not None
         return out.status, out.response
 
@@ -1069,7 +1082,7 @@ class Venue:
             out, group = self._enqueue(cmd, now)
             results.append(out)
         if group is not None:
-            await group
+            await asyncio.shield(group)
         if replays:
             await self._wait_group()
             for index, cmd, now in replays:
@@ -1162,7 +1175,9 @@ class Venue:
         )
         self.engine.validate(cmd, now)
         out, group = self._enqueue(cmd, now)
-        await group
+        # shield: a caller cancelled while waiting (a client went away) must
+        # not cancel the group's future, which other callers share.
+        await asyncio.shield(group)
         assert out.response is not None
         return out.response
 

@@ -236,7 +236,8 @@ class FeedClient:
             await self._ws.close()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # A failure was raised by start() already; closing stays quiet.
+            with contextlib.suppress(asyncio.CancelledError, InvalidURI):
                 await self._task
 
     async def __aenter__(self) -> FeedClient:

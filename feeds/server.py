@@ -243,7 +243,11 @@ class FeedServer:
         return len(self._clients)
 
     async def start(self) -> None:
-        """Bind the port, load the released books and start relaying events."""
+        """Load the released books, start relaying events and bind the port.
+
+        Raises:
+            OSError: when the port cannot be bound (nothing stays subscribed).
+        """
         self._loop = asyncio.get_running_loop()
         source = self._venue.mirror
         # Load and subscribe in one synchronous step: no event can fall between.
@@ -255,17 +259,21 @@ class FeedServer:
                 book_sequence=book_seq, trade_sequence=trade_seq,
             )
         self._venue.subscribe(self._on_events)
-        self._server = await serve(
-            self._handler,
-            self._host,
-            self._port,
-            compression=None,
-            max_size=max(1 << 20, 4 * self.max_message_bytes),
-            ping_interval=self.ping_interval,
-            ping_timeout=self.ping_timeout,
-            close_timeout=self.close_timeout,
-            write_limit=self.write_limit,
-        )
+        try:
+            self._server = await serve(
+                self._handler,
+                self._host,
+                self._port,
+                compression=None,
+                max_size=max(1 << 20, 4 * self.max_message_bytes),
+                ping_interval=self.ping_interval,
+                ping_timeout=self.ping_timeout,
+                close_timeout=self.close_timeout,
+                write_limit=self.write_limit,
+            )
+        except BaseException:
+            self._venue.unsubscribe(self._on_events)  # e.g. the port is in use
+            raise
         self._heartbeat_task = asyncio.create_task(self._heartbeats())
 
     async def close(self) -> None:
@@ -277,7 +285,11 @@ class FeedServer:
             self._venue.unsubscribe(self._on_events)
         if self._heartbeat_task is not None:
             self._heartbeat_task.cancel()
-        self._flush()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat_task
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        self._flush()  # what is queued goes out before the close frames
         clients = list(self._clients)
         for client in clients:
             self._detach(client)

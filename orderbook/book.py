@@ -14,6 +14,19 @@ FIFO ``deque`` of resting :class:`~orderbook.level.Order` objects with the
 level's total quantity and order count). Both ladders are keyed by the plain
 price; the best bid is the last key, the best ask the first.
 
+Example
+-------
+>>> from orderbook import OrderBook, PlaceOrder, Side, SkuRules
+>>> book = OrderBook("DZ5485-612-10", SkuRules(tick_size_cents=100))
+>>> [type(e).__name__ for e in book.place(PlaceOrder(1, "ann", Side.ASK, 2, 21_000))]
+['Accepted', 'LevelChanged']
+>>> events = book.place(PlaceOrder(2, "bob", Side.BID, 1, 22_000))
+>>> fill = events[1]
+>>> (fill.price_cents, fill.quantity, fill.taker_remaining, fill.maker_remaining)
+(21000, 1, 0, 1)
+>>> book.best_ask(), book.depth(1), book.seq
+(21000, ([], [(21000, 1, 1)]), 5)
+
 Contract
 --------
 - ``OrderBook(sku, rules)``; ``place(PlaceOrder)``, ``cancel(CancelOrder)``,
@@ -280,11 +293,12 @@ class OrderBook:
         self._expiry_count = 0
         self._expiry_limit = _EXPIRY_SLACK
         r = self.rules
+        # Valid prices and quantities as ranges: `in` checks them in O(1).
+        # The price range starts at the first multiple of the tick in the band.
+        first_price = -(-r.min_price_cents // r.tick_size_cents) * r.tick_size_cents
         self._rules_fast = (
-            r.tick_size_cents,
-            r.min_price_cents,
-            r.max_price_cents,
-            r.max_quantity,
+            range(first_price, r.max_price_cents + 1, r.tick_size_cents),
+            range(1, r.max_quantity + 1),
         )
 
     # ------------------------------------------------------------------ commands
@@ -315,25 +329,29 @@ class OrderBook:
         rest does not rest, then ``LevelChanged`` per changed level.
         """
         order_id, owner, side, quantity, price, order_type, tif, post_only, expires_at, now = cmd
-        tick, min_price, max_price, max_qty = self._rules_fast
+        valid_prices, valid_quantities = self._rules_fast
         # The common case (a valid GTC limit, not post-only) is checked inline;
         # anything else takes the general check, which also normalizes enums.
-        if not (
+        # `x in range(...)` tests band and tick in one C call, for ints only
+        # (hence the type checks first: True == 1 and 1.0 == 1).
+        if (
             type(quantity) is int
-            and 0 < quantity <= max_qty
+            and quantity in valid_quantities
             and type(price) is int
-            and not price % tick
-            and min_price <= price <= max_price
+            and price in valid_prices
             and order_type is _LIMIT
             and tif is _GTC
             and not post_only
             and (side is _BID or side is _ASK)
             and (expires_at is None or (type(expires_at) is int and expires_at > now))
         ):
+            simple = True
+        else:
             reason, side, order_type, tif = self._check_place(cmd)
             if reason is not None:
                 self.seq += 1
                 return [_new(Rejected, (self.seq, order_id, reason))]
+            simple = order_type is _LIMIT and tif is _GTC
         orders = self._orders
         if order_id in orders:
             self.seq += 1
@@ -346,7 +364,7 @@ class OrderBook:
             best = self._best_bid
             crosses = best is not None and (price is None or best >= price)
 
-        if not crosses and order_type is _LIMIT and tif is _GTC:
+        if simple and not crosses:
             # The common path: nothing to match, the order rests at once.
             seq = self.seq
             self.seq = seq + 2

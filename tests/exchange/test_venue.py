@@ -329,3 +329,23 @@ async def test_mirror_equals_the_engine_after_random_concurrent_orders(tmp_data_
             assert venue.mirror.checksum(sku) == venue.engine.books[sku].checksum()
     finally:
         await venue.close()
+
+
+async def test_a_cancelled_caller_does_not_break_its_group(tmp_data_dir: Path) -> None:
+    venue = await Venue.open(config(tmp_data_dir, store=False))
+    try:
+        alice, _ = await two_traders(venue)
+        tasks = [
+            asyncio.create_task(venue.place_order(alice, ask(30_000 + 100 * i))) for i in range(5)
+        ]
+        await asyncio.sleep(0)  # all five are applied and wait for the same group
+        tasks[2].cancel()
+        done = await asyncio.gather(*tasks, return_exceptions=True)
+        assert isinstance(done[2], asyncio.CancelledError)
+        assert [d[0] for i, d in enumerate(done) if i != 2] == [201] * 4  # type: ignore[index]
+        # The cancelled caller's order was journaled all the same; the venue goes on.
+        assert len(venue.list_orders(alice, "open")) == 5
+        status, _ = await venue.place_order(alice, ask(40_000))
+        assert status == 201
+    finally:
+        await venue.close()

@@ -285,3 +285,12 @@ async def test_lagging_book_subscriber_gets_a_fresh_snapshot(venue: FakeVenue) -
         bids, asks = venue.book_levels("AAA-10")
         assert book == {"bid": dict(bids), "ask": dict(asks)}
         await slow.close()
+
+
+async def test_a_port_in_use_fails_start_and_leaves_nothing_subscribed(
+    venue: FakeVenue, server: FeedServer
+) -> None:
+    second = FeedServer(venue, port=server.port)
+    with pytest.raises(OSError):
+        await second.start()
+    assert len(venue.callbacks) == 1  # only the running server's

@@ -552,6 +552,32 @@ def test_static_rules_reject_and_change_nothing(
     assert after["orders"] == before["orders"] and after["seq"] == before["seq"] + 1
 
 
+ODD_MIN = SkuRules(tick_size_cents=100, min_price_cents=150)  # band starts off tick
+SMALL_TICK = SkuRules(tick_size_cents=25, max_price_cents=1_000)
+
+
+@pytest.mark.parametrize(
+    ("rules", "price", "reason"),
+    [
+        (ODD_MIN, 200, None),
+        (ODD_MIN, 150, RejectReason.OFF_TICK),
+        (ODD_MIN, 100, RejectReason.PRICE_OUT_OF_BAND),
+        (SMALL_TICK, 1_000, None),
+        (SMALL_TICK, 1_025, RejectReason.PRICE_OUT_OF_BAND),
+        (SMALL_TICK, 1_010, RejectReason.OFF_TICK),
+    ],
+)
+def test_tick_and_band_agree_with_the_rules(
+    rules: SkuRules, price: int, reason: RejectReason | None
+) -> None:
+    book = new_book(rules)
+    events = book.place(PlaceOrder(1, "a", BID, 1, price))
+    if reason is None:
+        assert kinds(events) == ["Accepted", "LevelChanged"]
+    else:
+        assert events == [Rejected(1, 1, reason)]
+
+
 def test_duplicate_live_order_id_is_rejected(book: OrderBook) -> None:
     place(book, 1, BID, 1, 10_000)
     assert place(book, 1, ASK, 1, 11_000) == [Rejected(3, 1, RejectReason.DUPLICATE_ORDER_ID)]
@@ -673,6 +699,17 @@ def test_handle_dispatches_and_refuses_non_commands(book: OrderBook) -> None:
     assert book.handle(ExpireOrders(5)) == []
     with pytest.raises(TypeError):
         book.handle(("place", 1))  # type: ignore[arg-type]
+
+
+def test_module_docstring_examples() -> None:
+    import doctest
+
+    import orderbook.book
+    import orderbook.checksum
+
+    for module in (orderbook.book, orderbook.checksum):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
 
 
 def test_check_detects_a_broken_invariant(book: OrderBook) -> None:
