@@ -669,7 +669,7 @@ def _net_proceeds_fn(venue: Venue, account: Any, now: int) -> Callable[[int], in
     from exchange.fees import compute_trade_fees
 
     schedule = venue.fee_schedule
-    level = venue.engine.seller_stats.level(account.id, now)
+    level = venue.seller_level(account, now)
 
     def net(price_cents: int) -> int:
         return compute_trade_fees(schedule, price_cents, 1, level).seller_payout_cents

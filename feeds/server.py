@@ -168,7 +168,8 @@ class FeedServer:
         ping_timeout: close when a ping is not answered in this time.
         close_timeout: how long a closing handshake may take before abort.
         history_limit: how many past trades seed a SKU's ticker and candles
-            (from ``venue.public_trades`` when the venue has it).
+            (from ``venue.public_trades`` when the venue has it; trades
+            canceled in settlement are left out).
         send_buffer: when set, the kernel send buffer (``SO_SNDBUF``) of each
             connection, bounding kernel memory per client; None keeps the
             kernel's autotuning.
@@ -623,7 +624,9 @@ class FeedServer:
         if public_trades is None or self.history_limit <= 0:
             return []
         trades = public_trades(sku, self.history_limit, None)
+        # A trade canceled in settlement is not a sale (DESIGN.md).
         return [
             (int(t["id"]), parse_rfc3339(t["time"]), int(t["price_cents"]), int(t["quantity"]))
             for t in trades
+            if t.get("settlement_status") != "canceled"
         ]
