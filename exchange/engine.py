@@ -370,8 +370,9 @@ class Engine:
         self._settling: dict[int, TradeState] = {}
         self._deadlines = DeadlineQueue()
         self._open_orders = 0
-        # sku -> checksum after its last book update (derived; see _checksum).
-        self._checksums: dict[str, int] = {}
+        # sku -> (checksum after its last book update, price of the 10th ask
+        # level, of the 10th bid level, None when fewer): derived, see _checksum.
+        self._checksums: dict[str, tuple[int, int | None, int | None]] = {}
         self.live = True
         """False while replaying a journal: answers are not built and book
         checksums are left 0 (nobody reads them), which makes recovery
@@ -889,25 +890,32 @@ class Engine:
     def _checksum(self, sku: str, changes: list[tuple[str, int, int]]) -> int:
         """The book's checksum after ``changes``, recomputed only when needed.
 
-        When every changed level lies beyond the 10th level of its side
-        (after the change, with at least 10 levels there), the top 10 levels
-        are what they were, and so is the checksum: levels at or better than
-        the 10th did not change, and none was removed from among them. This
-        skips the string building for most orders resting deep in a book.
+        With the checksum the engine keeps the price of the 10th level of
+        each side at the time it was computed (None when a side had fewer
+        than 10 levels). While every change lies strictly beyond that cut
+        (an ask above it, a bid below it), the levels at or better than the
+        cut are untouched, so the top 10 and the checksum are what they
+        were, and so is the cut. Testing that costs nothing like reading the
+        depth, so orders resting deep in a book skip the book entirely.
         """
-        bids, asks = self.books[sku].depth(CHECKSUM_DEPTH)
         cached = self._checksums.get(sku)
         if cached is not None:
+            _, ask_cut, bid_cut = cached
             for side, price, _ in changes:
                 if side == "ask":
-                    if len(asks) < CHECKSUM_DEPTH or price <= asks[-1][0]:
+                    if ask_cut is None or price <= ask_cut:
                         break
-                elif len(bids) < CHECKSUM_DEPTH or price >= bids[-1][0]:
+                elif bid_cut is None or price >= bid_cut:
                     break
             else:
-                return cached
+                return cached[0]
+        bids, asks = self.books[sku].depth(CHECKSUM_DEPTH)
         checksum = book_checksum(asks, bids)
-        self._checksums[sku] = checksum
+        self._checksums[sku] = (
+            checksum,
+            asks[-1][0] if len(asks) >= CHECKSUM_DEPTH else None,
+            bids[-1][0] if len(bids) >= CHECKSUM_DEPTH else None,
+        )
         return checksum
 
     # ----------------------------------------------------------- trades

@@ -125,11 +125,12 @@ Complexity (L levels on a side, k orders at a level)
   matching costs O(1) per fill plus O(log L) per emptied level.
 - ``expire``: O(1) when nothing is due (a peek at two heaps); O(log n) per
   expired order. Expiry entries wait in coarse time buckets (2**42 ns, about
-  73 minutes; appending is O(1)) whose numbers sit in a small heap; a bucket
-  whose time has come is heapified into the exact heap of ``(expires_at,
-  order_id)``. Entries of orders gone for other reasons are dropped lazily
-  when they surface, and all entries are rebuilt from the live orders when
-  stale ones outnumber them, so memory stays O(orders).
+  73 minutes; appending the order is O(1)) whose numbers sit in a small
+  heap; a bucket whose time has come is heapified into the exact heap of
+  ``(expires_at, order_id)``. Entries of orders gone for other reasons are
+  dropped lazily when they surface, and filtered out in one pass whenever
+  the entries have doubled since the last pass (amortized O(1)), so memory
+  stays O(orders).
 - ``depth(n)``: O(log L + n); ``checksum``: O(log L + 10).
 
 Performance notes
@@ -283,11 +284,13 @@ class OrderBook:
         self._best_bid: int | None = None
         self._best_ask: int | None = None
         self._orders: dict[int, Order] = {}
-        # Expiry: (expires_at, order_id) entries, either in the exact heap
-        # or, when due later than bucket `_migrated`, in a bucket by
-        # expires_at >> _BUCKET_SHIFT, the bucket numbers in their own heap.
+        # Expiry: (expires_at, order_id) entries in the exact heap, or, when
+        # due later than bucket `_migrated`, the Order objects themselves in
+        # a bucket by expires_at >> _BUCKET_SHIFT (bucket numbers in their
+        # own heap). A bucket entry whose order has died (remaining == 0) is
+        # stale and dropped at migration or compaction.
         self._heap: list[tuple[int, int]] = []
-        self._buckets: dict[int, list[tuple[int, int]]] = {}
+        self._buckets: dict[int, list[Order]] = {}
         self._bucket_heap: list[int] = []
         self._migrated = -(1 << 62)
         self._expiry_count = 0
@@ -392,14 +395,15 @@ class OrderBook:
             if expires_at is not None:
                 # _add_expiry inlined for its common case: a future bucket
                 # that already exists.
-                waiting = self._buckets.get(expires_at >> _BUCKET_SHIFT)
-                if waiting is not None and expires_at >> _BUCKET_SHIFT > self._migrated:
-                    waiting.append((expires_at, order_id))
+                bucket = expires_at >> _BUCKET_SHIFT
+                waiting = self._buckets.get(bucket)
+                if waiting is not None and bucket > self._migrated:
+                    waiting.append(order)
                     count_exp = self._expiry_count = self._expiry_count + 1
                     if count_exp > self._expiry_limit:
-                        self._rebuild_expiry()
+                        self._compact_expiry()
                 else:
-                    self._add_expiry(expires_at, order_id)
+                    self._add_expiry(order)
             return [
                 _new(Accepted, (seq + 1, order_id, owner, side, order_type, tif, price, quantity)),
                 _new(LevelChanged, (seq + 2, side, price, level_qty, count)),
@@ -543,6 +547,8 @@ class OrderBook:
                 level.quantity += delta
                 self._orders[order_id] = fresh
                 level.compact()
+                if fresh.expires_at is not None:
+                    self._add_expiry(fresh)
             if delta:
                 seq += 1
                 events.append(_new(LevelChanged, (seq, side, price, level.quantity, level.count)))
@@ -794,12 +800,19 @@ class OrderBook:
         bid, ask = self._best_bid, self._best_ask
         _require(bid is None or ask is None or bid < ask, f"crossed book: {bid} >= {ask}")
         entries = set(self._heap)
+        waiting_total = 0
         for bucket, waiting in self._buckets.items():
             _require(bucket > self._migrated, f"bucket {bucket} missed its migration")
-            _require(all(exp >> _BUCKET_SHIFT == bucket for exp, _ in waiting), "misfiled")
-            entries.update(waiting)
+            for o in waiting:
+                _require(o.expires_at is not None, f"no expiry: {o!r}")
+                _require(o.expires_at >> _BUCKET_SHIFT == bucket, f"misfiled: {o!r}")  # type: ignore[operator]
+                if o.remaining:
+                    entries.add((o.expires_at, o.order_id))  # type: ignore[arg-type]
+            waiting_total += len(waiting)
         _require(sorted(self._buckets) == sorted(self._bucket_heap), "bucket heap out of step")
-        _require(len(entries) <= self._expiry_count, "expiry entries miscounted")
+        _require(
+            len(self._heap) + waiting_total == self._expiry_count, "expiry entries miscounted"
+        )
         for o in self._orders.values():
             if o.expires_at is not None:
                 _require((o.expires_at, o.order_id) in entries, f"no expiry entry for {o!r}")
@@ -872,7 +885,7 @@ class OrderBook:
         level.append(order)
         self._orders[order.order_id] = order
         if order.expires_at is not None:
-            self._add_expiry(order.expires_at, order.order_id)
+            self._add_expiry(order)
         return level
 
     def _unlink(self, order: Order, level: Level) -> None:
@@ -895,54 +908,61 @@ class OrderBook:
             if price == self._best_ask:
                 self._best_ask = levels.peekitem(0)[0] if levels else None
 
-    def _add_expiry(self, expires_at: int, order_id: int) -> None:
-        """File an expiry entry: into its bucket, or the heap once that is due."""
+    def _add_expiry(self, order: Order) -> None:
+        """File a live order's expiry: into its bucket, or the heap once that is due."""
+        expires_at: int = order.expires_at  # type: ignore[assignment]
         bucket = expires_at >> _BUCKET_SHIFT
         if bucket > self._migrated:
             waiting = self._buckets.get(bucket)
             if waiting is None:
-                self._buckets[bucket] = [(expires_at, order_id)]
+                self._buckets[bucket] = [order]
                 heappush(self._bucket_heap, bucket)
             else:
-                waiting.append((expires_at, order_id))
+                waiting.append(order)
         else:
-            heappush(self._heap, (expires_at, order_id))
+            heappush(self._heap, (expires_at, order.order_id))
         self._expiry_count += 1
         if self._expiry_count > self._expiry_limit:
-            self._rebuild_expiry()
+            self._compact_expiry()
 
     def _migrate(self, upto: int) -> None:
-        """Move every bucket numbered ``upto`` or less into the exact heap."""
+        """Move the live entries of every bucket numbered ``upto`` or less into the heap."""
         bucket_heap = self._bucket_heap
         heap = self._heap
+        before = len(heap)
+        moved = 0
         while bucket_heap and bucket_heap[0] <= upto:
-            heap.extend(self._buckets.pop(heappop(bucket_heap)))
+            waiting = self._buckets.pop(heappop(bucket_heap))
+            moved += len(waiting)
+            heap.extend([(o.expires_at, o.order_id) for o in waiting if o.remaining])  # type: ignore[misc]
         heapify(heap)
+        self._expiry_count -= moved - (len(heap) - before)
         self._migrated = max(self._migrated, upto)
 
-    def _rebuild_expiry(self) -> None:
-        """Drop stale expiry entries when they dominate; adjust the next limit.
+    def _compact_expiry(self) -> None:
+        """Drop stale expiry entries; set the next limit at twice what is left.
 
-        Entries of orders that left (canceled, filled, re-priced and gone)
-        stay until they surface; this keeps them at most about half.
+        Entries of orders that left (canceled, filled, re-queued) stay until
+        they surface; this keeps them at most about half of all, in a pass
+        of O(entries) that runs after as many additions: amortized O(1).
         """
-        live = sum(1 for o in self._orders.values() if o.expires_at is not None)
-        if live * 2 < self._expiry_count:
-            self._heap = []
-            self._buckets = {}
-            self._bucket_heap = []
-            self._expiry_count = 0
-            for o in self._orders.values():
-                if o.expires_at is not None:
-                    bucket = o.expires_at >> _BUCKET_SHIFT
-                    if bucket > self._migrated:
-                        self._buckets.setdefault(bucket, []).append((o.expires_at, o.order_id))
-                    else:
-                        self._heap.append((o.expires_at, o.order_id))
-                    self._expiry_count += 1
-            heapify(self._heap)
-            self._bucket_heap = list(self._buckets)
-            heapify(self._bucket_heap)
+        orders = self._orders
+        for bucket in list(self._buckets):
+            live = [o for o in self._buckets[bucket] if o.remaining]
+            if live:
+                self._buckets[bucket] = live
+            else:
+                del self._buckets[bucket]
+        self._bucket_heap = list(self._buckets)
+        heapify(self._bucket_heap)
+        heap = []
+        for expires_at, order_id in self._heap:
+            o = orders.get(order_id)
+            if o is not None and o.expires_at == expires_at:
+                heap.append((expires_at, order_id))
+        heapify(heap)
+        self._heap = heap
+        self._expiry_count = len(heap) + sum(len(w) for w in self._buckets.values())
         self._expiry_limit = 2 * self._expiry_count + _EXPIRY_SLACK
 
     def _take(

@@ -341,3 +341,53 @@ def test_append_rolls_segments_by_size(tmp_path: Path) -> None:
     assert len(list(tmp_path.glob("*.log"))) > 5
     assert read_all(tmp_path) == [(s, payload(s)) for s in range(1, 41)]
     assert check_journal(tmp_path).records == 40
+
+
+# -- the engine on top -----------------------------------------------------------
+
+
+def test_recovered_engine_after_every_cut_of_the_last_record(tmp_path: Path) -> None:
+    """The bar of issue 3: a journal truncated at every byte offset of its last
+    record recovers (through the venue's recovery) to the state before it."""
+    from exchange.catalog import demo_products
+    from exchange.commands import Command, CreateAccount, PlaceOrder, encode_record
+    from exchange.engine import Engine
+    from exchange.venue import create_product_command, recover_engine
+
+    product = demo_products()[0]
+    sku = f"{product.style}-{product.sizes[0]}"
+    price = product.retail_price_cents
+    commands: list[Command] = [
+        create_product_command(product),
+        CreateAccount("acc_1", "seller", "trader", "0" * 64),
+        CreateAccount("acc_2", "buyer", "trader", "1" * 64),
+        PlaceOrder("acc_1", "a1", sku, "ask", "limit", price, 2),
+        PlaceOrder("acc_1", None, sku, "ask", "limit", price + 100, 1),
+        # The last record trades: it changes books, orders, trades, ledger.
+        PlaceOrder("acc_2", "b1", sku, "bid", "limit", price + 100, 3),
+    ]
+    t0 = 1_767_225_600 * 10**9
+    records = [(seq, encode_record(t0 + seq, cmd)) for seq, cmd in enumerate(commands, 1)]
+    live = Engine()
+    states = [live.snapshot_bytes()]
+    for seq, cmd in enumerate(commands, 1):
+        live.validate(cmd, t0 + seq)
+        live.apply(seq, t0 + seq, cmd)
+        states.append(live.snapshot_bytes())
+    assert live.trade_count() == 2
+
+    src = tmp_path / "src" / "journal"
+    with Journal(src, fsync=False) as j:
+        j.append(records)
+    seg = only_segment(src)
+    full = seg.read_bytes()
+    last_offset = len(full) - len(encode_frame(*records[-1]))
+    for cut in range(last_offset, len(full) + 1):
+        data_dir = tmp_path / f"cut{cut}"
+        (data_dir / "journal").mkdir(parents=True)
+        (data_dir / "journal" / seg.name).write_bytes(full[:cut])
+        rec = recover_engine(data_dir, fsync=False, lock=False)
+        rec.journal.close()
+        want = states[-1] if cut == len(full) else states[-2]
+        assert rec.engine.snapshot_bytes() == want, f"cut at {cut}"
+        shutil.rmtree(data_dir)
