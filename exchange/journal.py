@@ -35,7 +35,9 @@ CONTRACT
   --check``: it never truncates. A torn tail is reported as damage
   (``ok=False``, message ``"torn tail at offset N ... (would be truncated on
   start)"``) because the journal is not intact on disk, even though a start
-  would repair it by dropping that unacknowledged record.
+  would repair it by dropping that unacknowledged record. Run it on a
+  stopped venue: on a running one, a group being written may show as such a
+  tail.
 
 The journal knows nothing of what a payload means (the engine's orjson
 bytes); it sits behind this small interface (append a batch, make it
