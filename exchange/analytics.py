@@ -55,7 +55,9 @@ from exchange.clock import DAY_NS, HOUR_NS, rfc3339, rfc3339_opt
 from exchange.errors import ExchangeError
 from exchange.store import HOLDINGS, REALIZED, TRADES, TradeStore
 from exchange.valuation import (
+    HISTORY_INTERVALS,
     MARKS,
+    MAX_HISTORY_POINTS,
     history_frame,
     history_points,
     valuation_frame,
@@ -708,7 +710,8 @@ class Analytics:
         at or before ``as_of`` (an as-of join), where ``as_of`` is the end of
         the interval minus 1 ns, or now for the current one. Sold holdings count
         until their sale's time; hand-added items that were taken back count
-        nowhere. Defaults: from the first acquisition (or 30 days back) to now.
+        nowhere. Defaults: from the first acquisition (or 30 days back) to now,
+        but never more than the latest 10,000 points.
 
         Raises:
             ExchangeError: ``validation_error`` for an unknown interval, or a
@@ -723,6 +726,13 @@ class Analytics:
                 if holdings.height
                 else now_ns - 30 * DAY_NS
             )
+            # A default range must never be refused as too long: a collector
+            # who owns an item since 2020 and asks for ?interval=1h gets the
+            # latest MAX_HISTORY_POINTS hours, not a 422 about a range they
+            # never chose. (An explicit start still gets the 422.)
+            step = HISTORY_INTERVALS.get(interval)
+            if step is not None:
+                start_ns = max(start_ns, end - (MAX_HISTORY_POINTS - 1) * step)
         points = history_points(interval, start_ns, max(end, start_ns + 1), now_ns)
         skus = holdings["sku"].unique().to_list()
         if skus and points.height:

@@ -278,7 +278,8 @@ class Product:
         for key in ("retail_price_cents", *OPTIONAL_FIELDS[1:]):
             # bool is an int subclass; true is not a price.
             if key in body and type(body[key]) is not int:
-                raise _invalid(f"{key} must be an integer number of cents or items.")
+                unit = "items" if key == "max_quantity" else "cents"
+                raise _invalid(f"{key} must be an integer number of {unit}.")
         sizes = body["sizes"]
         if not isinstance(sizes, list) or not all(isinstance(s, str) for s in sizes):
             raise _invalid("sizes must be a list of strings.")

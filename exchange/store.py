@@ -26,6 +26,17 @@ transaction, e.g. the last journal ``seq`` it reflects.
   everything waiting as one batch. ``submit`` never blocks; ``flush`` waits
   until all ops submitted before it are committed and raises a write error
   (which is also logged) instead of swallowing it.
+- :class:`StoreProcessWriter`: the same interface, but the SQL work runs in
+  a forked child process, so SQLAlchemy and the database driver never hold
+  the GIL of the process that matches orders. Ops cross a pipe as orjson
+  bytes (a sender thread encodes and writes them, so ``submit`` still never
+  blocks); the child writes everything waiting in one transaction and
+  answers how many submitted lists it committed and the error, if any.
+  ``flush`` has the same meaning; a child that dies is reported as a
+  :class:`StoreError`, and a child whose parent dies sees the pipe close and
+  exits. The child comes from a ``forkserver`` (a clean process started
+  once), so it holds none of the parent's descriptors (the data-dir lock,
+  the journal, sockets) and none of SQLite's per-process state.
 
 URLs: ``sqlite:///<data_dir>/exchange.db`` (the default; WAL journal,
 ``synchronous=NORMAL``) or ``postgresql+psycopg://...``. With ``schema=`` a
@@ -36,11 +47,15 @@ one each).
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
 import queue
+import signal
 import threading
 from collections.abc import Iterable, Sequence
+from multiprocessing.connection import Connection as Pipe
 from typing import Any
 
+import orjson
 from sqlalchemy import BigInteger, Boolean, Column, Index, String, event, func, select, text
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import update as sa_update
@@ -57,6 +72,7 @@ __all__ = [
     "RealizedRow",
     "StoreError",
     "StoreOp",
+    "StoreProcessWriter",
     "StoreWriter",
     "TradeRow",
     "TradeStore",
@@ -533,3 +549,208 @@ class StoreWriter:
             with self._cond:
                 self._done += len(batch)
                 self._cond.notify_all()
+
+
+class StoreProcessWriter:
+    """Writes store ops in a child process, in batches, in submit order.
+
+    Same interface and promises as :class:`StoreWriter` (``submit`` never
+    blocks; ``flush`` returns once everything submitted before it is
+    committed and raises a write error once), but the database work runs in
+    a forked child with its own :class:`TradeStore` on ``url``.
+
+    Args:
+        url: the store's URL (the child opens its own engine on it).
+        schema: PostgreSQL schema, as for :class:`TradeStore`.
+        max_batch: at most this many messages (each holding one or more
+            submitted lists) per transaction.
+    """
+
+    def __init__(self, url: str, *, schema: str | None = None, max_batch: int = 1_000) -> None:
+        self.url = url
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[Sequence[StoreOp] | None] = queue.SimpleQueue()
+        self._cond = threading.Condition()
+        self._submitted = 0
+        self._done = 0
+        self._error: BaseException | None = None
+        self._closed = False
+        self._dead = False
+        # forkserver: the child is forked from a small clean server process,
+        # so it inherits neither this process's descriptors (the data-dir
+        # lock, the journal, sockets) nor SQLite's per-process lock state,
+        # and starting one costs a fork, not a fresh interpreter.
+        methods = mp.get_all_start_methods()
+        # Any: typeshed's BaseContext lacks the Process/Pipe its subclasses have.
+        ctx: Any = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+        if "forkserver" in methods:
+            # Imported once by the server, not by every child. Like any
+            # spawn-style start, the main script needs the usual
+            # ``if __name__ == "__main__":`` guard.
+            ctx.set_forkserver_preload(["__main__", __name__])
+        ops_r, ops_w = ctx.Pipe(duplex=False)
+        ack_r, ack_w = ctx.Pipe(duplex=False)
+        self._process = ctx.Process(
+            target=_child_main,
+            args=(url, schema, max_batch, ops_r, ack_w),
+            name="store-writer",
+            # Daemonic: terminated at interpreter exit if never closed.
+            daemon=True,
+        )
+        self._process.start()
+        ops_r.close()
+        ack_w.close()
+        self._ops = ops_w
+        self._acks = ack_r
+        self._sender = threading.Thread(target=self._send, name="store-sender", daemon=True)
+        self._receiver = threading.Thread(
+            target=self._receive, name="store-receiver", daemon=True
+        )
+        self._sender.start()
+        self._receiver.start()
+
+    def submit(self, ops: Sequence[StoreOp]) -> None:
+        """Queue one list of ops; returns at once (never blocks on the database)."""
+        if self._closed:
+            raise StoreError("store writer is closed")
+        with self._cond:
+            self._submitted += 1
+        self._queue.put(ops)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until everything submitted so far is committed.
+
+        Raises:
+            StoreError: a batch failed since the last flush (the error is
+                reported once, then cleared), the child process died, or
+                the timeout passed.
+        """
+        with self._cond:
+            target = self._submitted
+            ok = self._cond.wait_for(lambda: self._done >= target or self._dead, timeout)
+            error, self._error = self._error, None
+            lost = self._done < target
+        if error is not None:
+            raise StoreError(f"store writer failed: {error}") from error
+        if not ok:
+            raise StoreError("store writer flush timed out")
+        if lost:
+            raise StoreError("store writer process died; its ops were not written")
+
+    def close(self) -> None:
+        """Write what is queued, stop the child, and raise a pending error."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+            self._sender.join()
+            self._receiver.join()
+            self._process.join()
+            self._acks.close()
+        with self._cond:
+            error, self._error = self._error, None
+            lost = self._done < self._submitted
+        if error is not None:
+            raise StoreError(f"store writer failed: {error}") from error
+        if lost:
+            raise StoreError("store writer process died; its ops were not written")
+
+    @property
+    def pending(self) -> int:
+        """Lists submitted but not yet committed."""
+        with self._cond:
+            return self._submitted - self._done
+
+    def _send(self) -> None:
+        """Drain the queue into the pipe: one message per drain, ``[n, ops]``."""
+        conn = self._ops
+        stop = False
+        try:
+            while not stop:
+                first = self._queue.get()
+                if first is None:
+                    break
+                lists = 1
+                ops = list(first)
+                while True:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        stop = True
+                        break
+                    lists += 1
+                    ops.extend(item)
+                conn.send_bytes(orjson.dumps([lists, ops]))
+        except Exception as exc:  # a broken pipe: the child is gone
+            log.error("store writer: cannot reach the writer process: %s", exc)
+        finally:
+            conn.close()  # the child sees the end of its input and exits
+
+    def _receive(self) -> None:
+        """Count the child's acknowledgements; keep its errors for flush()."""
+        conn = self._acks
+        try:
+            while True:
+                lists, error = orjson.loads(conn.recv_bytes())
+                if error is not None:
+                    log.error("store writer: a batch of %d op lists failed: %s", lists, error)
+                with self._cond:
+                    if error is not None:
+                        self._error = StoreError(error)
+                    self._done += lists
+                    self._cond.notify_all()
+        except (EOFError, OSError):
+            pass  # the child exited (closed, or died)
+        with self._cond:
+            self._dead = True
+            self._cond.notify_all()
+
+
+def _child_main(
+    url: str,
+    schema: str | None,
+    max_batch: int,
+    source: Pipe[bytes, bytes],
+    acks: Pipe[bytes, bytes],
+) -> None:
+    """The writer process: read ``[n, ops]`` messages, write, acknowledge."""
+    _child_signals()
+    store = TradeStore(url, schema=schema)
+    try:
+        eof = False
+        while not eof:
+            try:
+                batch = [source.recv_bytes()]
+            except EOFError:
+                return
+            while len(batch) < max_batch:
+                try:
+                    if not source.poll():
+                        break
+                    batch.append(source.recv_bytes())
+                except EOFError:
+                    eof = True
+                    break
+            lists = 0
+            ops: list[Any] = []
+            for data in batch:
+                n, more = orjson.loads(data)
+                lists += n
+                ops.extend(more)
+            error: str | None = None
+            try:
+                store.write(ops)
+            except Exception as exc:  # reported to the parent, which logs it
+                error = str(exc)
+            acks.send_bytes(orjson.dumps([lists, error]))
+    finally:
+        store.close()
+
+
+def _child_signals() -> None:
+    """The writer lives exactly as long as its input pipe: Ctrl-C or SIGTERM
+    sent to the whole process group must not cut it short before the parent
+    has flushed and closed the pipe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -131,7 +131,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,6 +219,10 @@ class VenueConfig:
             (copy-on-write) so the event loop never pauses for them; where
             ``os.fork`` is missing, or when False, they are serialized on the
             loop.
+        store_process: write the trade store from a forked child process
+            (:class:`exchange.store.StoreProcessWriter`), so SQL work never
+            takes the GIL from the matching path; False (or no ``os.fork``)
+            writes from a thread of this process.
     """
 
     data_dir: Path = Path("data")
@@ -231,6 +235,7 @@ class VenueConfig:
     tick_interval: float = 1.0
     schedule: FeeSchedule = field(default=DEFAULT_SCHEDULE)
     fork_snapshots: bool = True
+    store_process: bool = True
 
 
 # ----------------------------------------------------------------- parsing
@@ -422,6 +427,18 @@ def recover_engine(
             dir_lock.release()
         raise
     return _Recovered(dir_lock, journal, snapshots, engine, snapshot_seq, replayed)
+
+
+def _final_rows(ops: Iterable[StoreOp]) -> Iterator[StoreOp]:
+    """The store ops the venue writes: every one but open orders' rows.
+
+    The store holds orders' final states (issue 3); an open order is served
+    from the engine, and its row arrives once it is filled, canceled,
+    expired or rejected.
+    """
+    for op in ops:
+        if op[0] != "order" or op[1]["status"] != "open":
+            yield op
 
 
 # ------------------------------------------------------------------ venue
@@ -617,13 +634,18 @@ class Venue:
 
     def _open_store(self) -> int:
         from .analytics import Analytics
-        from .store import StoreWriter, TradeStore, sqlite_url
+        from .store import StoreProcessWriter, StoreWriter, TradeStore, sqlite_url
 
         Path(self.cfg.data_dir).mkdir(parents=True, exist_ok=True)
         url = self.cfg.database_url or sqlite_url(str(self.cfg.data_dir))
+        if self.cfg.store_process and hasattr(os, "fork"):
+            # Started before this process opens the database, so the
+            # child never shares a descriptor or lock state with it.
+            self._writer = StoreProcessWriter(url)
         self._store = TradeStore(url)
         self._store.create_all()
-        self._writer = StoreWriter(self._store)
+        if self._writer is None:
+            self._writer = StoreWriter(self._store)
         self.analytics = Analytics(self._store, flush=self._writer.flush)
         return int(self._store.get_meta("last_seq") or 0)
 
@@ -634,13 +656,13 @@ class Venue:
         meta: StoreOp = ("meta", {"key": "last_seq", "value": str(engine.last_seq)})
         if store_seq >= rec.snapshot_seq and store_seq < engine.last_seq:
             log.info("store: replaying seq %d..%d", store_seq + 1, engine.last_seq)
-            ops = [op for _, seq_ops in rec.replayed for op in seq_ops]
+            ops = [op for _, seq_ops in rec.replayed for op in _final_rows(seq_ops)]
             self._store.write([*ops, meta])
             return
         log.info("store: rebuilding from the engine state at seq %d", engine.last_seq)
         self._store.reset()
         batch: list[StoreOp] = []
-        for op in engine.store_rows():
+        for op in _final_rows(engine.store_rows()):
             batch.append(op)
             if len(batch) >= 50_000:
                 self._store.write(batch)
@@ -818,7 +840,11 @@ class Venue:
                     if type(ev) is TradePrint and ev.trade_id > self._released_trade:
                         self._released_trade = ev.trade_id
             if out.store_ops:
-                ops.extend(out.store_ops)
+                # Orders go to the store in their final state only; open
+                # ones are served from the engine's memory.
+                for op in out.store_ops:
+                    if op[0] != "order" or op[1]["status"] != "open":
+                        ops.append(op)
             counter = _COMMAND_COUNTERS.get(kind)
             if counter is None:
                 counter = _COMMAND_COUNTERS[kind] = metrics.COMMANDS.labels(kind)

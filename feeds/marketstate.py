@@ -108,15 +108,21 @@ class MarketState:
         best: ``sku -> (best_bid, best_ask)`` of the released book.
         seed: optional ``sku -> trades`` of the SKU's recent history (any
             order); asked once per SKU, failures count as no history.
+        sequence: optional ``sku -> market-data sequence`` of the released
+            book, asked once per SKU so that a ticker sent before the SKU's
+            next event (on subscribe, after a restart) carries the sequence
+            its best bid and ask are current as of, not 0.
     """
 
     def __init__(
         self,
         best: Callable[[str], tuple[int | None, int | None]],
         seed: Callable[[str], Iterable[HistoryTrade]] | None = None,
+        sequence: Callable[[str], int] | None = None,
     ) -> None:
         self._best = best
         self._seed = seed
+        self._sequence = sequence
         self._skus: dict[str, _Sku] = {}
         self._bests: dict[str, tuple[int | None, int | None]] = {}
 
@@ -133,6 +139,8 @@ class MarketState:
                     state.add_trade(time_ns, price, qty, 0)
                     state.last_trade_id = max(state.last_trade_id, trade_id)
                     state.time = max(state.time, time_ns)
+            if self._sequence is not None:
+                state.sequence = self._sequence(sku)
             state.roll(now_ns if now_ns is not None else state.time)
         return state
 

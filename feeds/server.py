@@ -214,7 +214,7 @@ class FeedServer:
         self.send_buffer = send_buffer
 
         self._mirror = L2Mirror()
-        self._market = MarketState(self._mirror.best, self._history)
+        self._market = MarketState(self._mirror.best, self._history, self._mirror.sequence)
         # (channel, sku, interval) -> subscribers; "*" subscribers apart.
         self._subs: dict[tuple[str, str, str], set[_Client]] = {}
         self._star_ticker: set[_Client] = set()

@@ -5,6 +5,10 @@ volume), the top 5 levels of each side of the verified local book, and the
 latest trades. It uses :class:`feeds.client.FeedClient`, so the book is
 checked by sequence and checksum and resyncs by itself, and the view
 survives a restart of the server (it reconnects).
+
+A refusal of the subscription itself (an unknown SKU, too many SKUs) ends
+the watch with :class:`WatchError`: the server subscribes nothing of a
+refused request, so the view would otherwise wait forever.
 """
 
 from __future__ import annotations
@@ -24,10 +28,20 @@ from rich.text import Text
 
 from .client import FeedClient, LocalBook
 
-__all__ = ["WatchState", "money", "render", "run_watch"]
+__all__ = ["FATAL_ERROR_CODES", "WatchError", "WatchState", "money", "render", "run_watch"]
 
 DEPTH = 5
 TRADES = 8
+
+# Error codes that refuse the whole subscribe request (feeds.protocol): none
+# of the watched SKUs will ever get data, so waiting is pointless.
+FATAL_ERROR_CODES = frozenset(
+    {"unknown_sku", "unknown_channel", "too_many_subscriptions", "invalid_message"}
+)
+
+
+class WatchError(Exception):
+    """The feed refused what the watch asked for (e.g. an unknown SKU)."""
 
 
 def money(cents: int | None) -> str:
@@ -54,6 +68,7 @@ class WatchState:
     views: dict[str, _SkuView] = field(default_factory=dict)
     status: str = "connecting"
     errors: deque[str] = field(default_factory=lambda: deque(maxlen=3))
+    fatal: str | None = None
 
     def __post_init__(self) -> None:
         for sku in self.skus:
@@ -75,7 +90,10 @@ class WatchState:
             view.book = book
 
     def on_error(self, message: dict[str, Any]) -> None:
-        self.errors.append(f"{message.get('code')}: {message.get('message')}")
+        text = f"{message.get('code')}: {message.get('message')}"
+        self.errors.append(text)
+        if message.get("code") in FATAL_ERROR_CODES and self.fatal is None:
+            self.fatal = text
 
 
 def _ticker_line(ticker: dict[str, Any] | None, book: LocalBook | None) -> Text:
@@ -173,6 +191,9 @@ async def run_watch(
         console: where to draw (a default terminal console when None).
         refresh_per_second: redraws per second.
         duration: stop after this many seconds (None: run until cancelled).
+
+    Raises:
+        WatchError: the feed refused the subscription (its ``code: message``).
     """
     state = WatchState(list(skus))
     client = FeedClient(
@@ -195,6 +216,8 @@ async def run_watch(
                     subscribed = True
                 state.status = f"{url} connected" if client.connected else f"{url} connecting…"
                 live.update(render(state, client), refresh=True)
+                if state.fatal is not None:
+                    raise WatchError(state.fatal)
                 await asyncio.sleep(1 / refresh_per_second)
         finally:
             runner.cancel()

@@ -164,7 +164,21 @@ from .checksum import CHECKSUM_DEPTH, book_checksum
 from .commands import AmendOrder, CancelOrder, Command, ExpireOrders, PlaceOrder
 from .events import Accepted, Amended, Canceled, Event, Fill, LevelChanged, Rejected
 from .ladder import Ladder
-from .level import Level, Order
+from .level import (
+    EXPIRES_AT,
+    LEVEL,
+    ORDER_ID,
+    OWNER,
+    POST_ONLY,
+    PRICE,
+    QUANTITY,
+    REMAINING,
+    SIDE,
+    Level,
+    Order,
+    format_order,
+    new_order,
+)
 from .rules import (
     CancelReason,
     OrderType,
@@ -187,6 +201,7 @@ _ASK = Side.ASK
 _LIMIT = OrderType.LIMIT
 _MARKET = OrderType.MARKET
 _GTC = TimeInForce.GTC
+_IOC = TimeInForce.IOC
 _FOK = TimeInForce.FOK
 _USER = CancelReason.USER
 _SELF_TRADE = CancelReason.SELF_TRADE
@@ -200,13 +215,15 @@ _POST_ONLY = RejectReason.POST_ONLY_WOULD_TAKE
 # Events are NamedTuples; tuple.__new__ skips their Python-level __new__ and
 # builds them in about half the time. The field order is the class's.
 _new = tuple.__new__
-# Expiry entries are rebuilt when they number more than twice the live orders
+# Expiry entries are filtered when they number more than twice the live ones
 # plus this slack (entries of orders that left for other reasons).
 _EXPIRY_SLACK = 1024
-# Expiry entries wait in buckets of 2**42 ns (about 73 minutes) until their
-# bucket comes due; only then do they enter the exact heap. Appending to a
-# bucket is several times cheaper than a push into a heap of 100k entries.
-_BUCKET_SHIFT = 42
+# Ghost levels are swept when twice their number exceeds all levels plus this.
+_GHOST_SLACK = 64
+# `_pending_min` when nothing is pending. Not a real bound: an entry at or
+# past it leaves it unchanged, and any `now` that reaches such an entry also
+# reaches the sentinel, so the entry is flushed in time all the same.
+_NO_PENDING = 1 << 200
 
 
 class OrderView(NamedTuple):
@@ -258,13 +275,12 @@ class OrderBook:
         "_best_bid",
         "_bid_levels",
         "_bids",
-        "_bucket_heap",
-        "_buckets",
-        "_expiry_count",
         "_expiry_limit",
+        "_ghosts",
         "_heap",
-        "_migrated",
         "_orders",
+        "_pending",
+        "_pending_min",
         "_rules_fast",
         "rules",
         "seq",
@@ -284,16 +300,17 @@ class OrderBook:
         self._best_bid: int | None = None
         self._best_ask: int | None = None
         self._orders: dict[int, Order] = {}
-        # Expiry: (expires_at, order_id) entries in the exact heap, or, when
-        # due later than bucket `_migrated`, the Order objects themselves in
-        # a bucket by expires_at >> _BUCKET_SHIFT (bucket numbers in their
-        # own heap). A bucket entry whose order has died (remaining == 0) is
-        # stale and dropped at migration or compaction.
+        # Empty levels left in the ladders behind the best (see ladder.py).
+        self._ghosts = 0
+        # Expiry: orders with an expiry are appended to `_pending` as they
+        # rest (an append and a compare: the cheapest bookkeeping there is),
+        # with the smallest expiry among them in `_pending_min`. When that is
+        # due, the live pending orders move into `_heap`, the exact heap of
+        # (expires_at, order_id). Entries of orders that left meanwhile are
+        # stale: dropped when they surface, or by `_compact_expiry`.
         self._heap: list[tuple[int, int]] = []
-        self._buckets: dict[int, list[Order]] = {}
-        self._bucket_heap: list[int] = []
-        self._migrated = -(1 << 62)
-        self._expiry_count = 0
+        self._pending: list[Order] = []
+        self._pending_min = _NO_PENDING
         self._expiry_limit = _EXPIRY_SLACK
         r = self.rules
         # Valid prices and quantities as ranges: `in` checks them in O(1).
@@ -333,28 +350,84 @@ class OrderBook:
         """
         order_id, owner, side, quantity, price, order_type, tif, post_only, expires_at, now = cmd
         valid_prices, valid_quantities = self._rules_fast
-        # The common case (a valid GTC limit, not post-only) is checked inline;
-        # anything else takes the general check, which also normalizes enums.
-        # `x in range(...)` tests band and tick in one C call, for ints only
-        # (hence the type checks first: True == 1 and 1.0 == 1).
+        # The common cases (valid orders given as enum members, not
+        # post-only) are checked inline; anything else takes the general
+        # check, which also normalizes str enums. `x in range(...)` tests
+        # band and tick in one C call, for ints only (hence the type checks
+        # first: True == 1 and 1.0 == 1).
         if (
             type(quantity) is int
             and quantity in valid_quantities
-            and type(price) is int
-            and price in valid_prices
-            and order_type is _LIMIT
-            and tif is _GTC
             and not post_only
             and (side is _BID or side is _ASK)
-            and (expires_at is None or (type(expires_at) is int and expires_at > now))
         ):
-            simple = True
+            if (
+                order_type is _LIMIT
+                and tif is _GTC
+                and type(price) is int
+                and price in valid_prices
+                and (expires_at is None or (type(expires_at) is int and expires_at > now))
+            ):
+                orders = self._orders
+                if order_id in orders:
+                    self.seq += 1
+                    return [_new(Rejected, (self.seq, order_id, _DUPLICATE))]
+                if side is _BID:
+                    best = self._best_ask
+                    rests = best is None or best > price
+                    levels = self._bid_levels
+                else:
+                    best = self._best_bid
+                    rests = best is None or best < price
+                    levels = self._ask_levels
+                if rests:
+                    # The common path: nothing to match, the order rests at once.
+                    level = levels.get(price)
+                    if level is None:
+                        level = self._add_level(side, price)
+                    elif not level.count:
+                        self._ghosts -= 1  # an empty level comes back to life
+                    order = [
+                        order_id, quantity, owner, quantity, level, side, price, expires_at,
+                        post_only,
+                    ]
+                    level.orders.append(order)
+                    level_qty = level.quantity = level.quantity + quantity
+                    count = level.count = level.count + 1
+                    orders[order_id] = order
+                    if expires_at is not None:
+                        self._pending.append(order)
+                        if expires_at < self._pending_min:
+                            self._pending_min = expires_at
+                    seq = self.seq
+                    self.seq = seq + 2
+                    return [
+                        _new(
+                            Accepted,
+                            (seq + 1, order_id, owner, side, order_type, tif, price, quantity),
+                        ),
+                        _new(LevelChanged, (seq + 2, side, price, level_qty, count)),
+                    ]
+                fast = True
+            else:
+                # Market orders and limit IOC / FOK with valid fields: no
+                # expiry, a price in the band (optional for a market order).
+                fast = (
+                    expires_at is None
+                    and (tif is _GTC or tif is _IOC or tif is _FOK)
+                    and (
+                        (type(price) is int and price in valid_prices)
+                        or (price is None and order_type is _MARKET)
+                    )
+                    and (order_type is _LIMIT or order_type is _MARKET)
+                )
         else:
+            fast = False
+        if not fast:
             reason, side, order_type, tif = self._check_place(cmd)
             if reason is not None:
                 self.seq += 1
                 return [_new(Rejected, (self.seq, order_id, reason))]
-            simple = order_type is _LIMIT and tif is _GTC
         orders = self._orders
         if order_id in orders:
             self.seq += 1
@@ -366,49 +439,6 @@ class OrderBook:
         else:
             best = self._best_bid
             crosses = best is not None and (price is None or best >= price)
-
-        if simple and not crosses:
-            # The common path: nothing to match, the order rests at once.
-            seq = self.seq
-            self.seq = seq + 2
-            if is_bid:
-                levels = self._bid_levels
-                level = levels.get(price)
-                if level is None:
-                    level = levels[price] = Level(price)  # type: ignore[arg-type]
-                    if self._best_bid is None or price > self._best_bid:  # type: ignore[operator]
-                        self._best_bid = price
-            else:
-                levels = self._ask_levels
-                level = levels.get(price)
-                if level is None:
-                    level = levels[price] = Level(price)  # type: ignore[arg-type]
-                    if self._best_ask is None or price < self._best_ask:  # type: ignore[operator]
-                        self._best_ask = price
-            order = Order(
-                order_id, owner, side, price, quantity, 0, expires_at, post_only  # type: ignore[arg-type]
-            )
-            level.orders.append(order)
-            level_qty = level.quantity = level.quantity + quantity
-            count = level.count = level.count + 1
-            orders[order_id] = order
-            if expires_at is not None:
-                # _add_expiry inlined for its common case: a future bucket
-                # that already exists.
-                bucket = expires_at >> _BUCKET_SHIFT
-                waiting = self._buckets.get(bucket)
-                if waiting is not None and bucket > self._migrated:
-                    waiting.append(order)
-                    count_exp = self._expiry_count = self._expiry_count + 1
-                    if count_exp > self._expiry_limit:
-                        self._compact_expiry()
-                else:
-                    self._add_expiry(order)
-            return [
-                _new(Accepted, (seq + 1, order_id, owner, side, order_type, tif, price, quantity)),
-                _new(LevelChanged, (seq + 2, side, price, level_qty, count)),
-            ]
-
         if post_only and crosses:
             self.seq += 1
             return [_new(Rejected, (self.seq, order_id, _POST_ONLY))]
@@ -427,6 +457,9 @@ class OrderBook:
             remaining, seq = self._take(
                 order_id, owner, is_bid, price, quantity, events, seq, touched
             )
+            # Makers that left keep stale expiry entries: keep those bounded.
+            if len(self._pending) > self._expiry_limit:
+                self._compact_expiry()
         rest: Level | None = None
         if remaining:
             if order_type is _MARKET:
@@ -436,7 +469,7 @@ class OrderBook:
                 seq += 1
                 events.append(_new(Canceled, (seq, order_id, _IOC_REMAINDER, remaining)))
             else:
-                order = Order(
+                order = new_order(
                     order_id, owner, side, price,  # type: ignore[arg-type]
                     quantity, quantity - remaining, expires_at, post_only,
                 )
@@ -475,37 +508,22 @@ class OrderBook:
         if order is None:
             self.seq += 1
             return [_new(Rejected, (self.seq, order_id, _UNKNOWN))]
-        side = order.side
-        price = order.price
-        remaining = order.remaining
-        order.remaining = 0
-        if side is _BID:
-            levels = self._bid_levels
-            level = levels[price]
-            level_qty = level.quantity = level.quantity - remaining
-            count = level.count = level.count - 1
-            if not count:
-                del levels[price]
-                if price == self._best_bid:
-                    self._best_bid = levels.peekitem(-1)[0] if levels else None
-            elif len(level.orders) > 2 * count + 16:
-                level.compact()
-        else:
-            levels = self._ask_levels
-            level = levels[price]
-            level_qty = level.quantity = level.quantity - remaining
-            count = level.count = level.count - 1
-            if not count:
-                del levels[price]
-                if price == self._best_ask:
-                    self._best_ask = levels.peekitem(0)[0] if levels else None
-            elif len(level.orders) > 2 * count + 16:
-                level.compact()
+        remaining = order[REMAINING]
+        order[REMAINING] = 0
+        level: Level = order[LEVEL]
+        level_qty = level.quantity = level.quantity - remaining
+        count = level.count = level.count - 1
+        if not count:
+            self._emptied(level)
+        elif len(level.orders) > 2 * count + 16:
+            level.compact()
+        if len(self._pending) > self._expiry_limit:
+            self._compact_expiry()
         seq = self.seq
         self.seq = seq + 2
         return [
             _new(Canceled, (seq + 1, order_id, _USER, remaining)),
-            _new(LevelChanged, (seq + 2, side, price, level_qty, count)),
+            _new(LevelChanged, (seq + 2, level.side, level.price, level_qty, count)),
         ]
 
     def amend(self, cmd: AmendOrder) -> list[Event]:
@@ -522,33 +540,42 @@ class OrderBook:
         if reason is not None or order is None:
             self.seq += 1
             return [_new(Rejected, (self.seq, order_id, reason or _UNKNOWN))]
-        quantity = order.quantity if new_qty is None else new_qty
-        price = order.price if new_price is None else new_price
-        side = order.side
+        old_price: int = order[PRICE]
+        old_total: int = order[QUANTITY]
+        old_remaining: int = order[REMAINING]
+        filled = old_total - old_remaining
+        quantity = old_total if new_qty is None else new_qty
+        price = old_price if new_price is None else new_price
+        side: Side = order[SIDE]
         is_bid = side is _BID
-        own = self._bid_levels if is_bid else self._ask_levels
-        level: Level = own[order.price]
+        level: Level = order[LEVEL]
         seq = self.seq + 1
-        if price == order.price:
-            delta = quantity - order.quantity
+        if price == old_price:
+            delta = quantity - old_total
             kept = delta <= 0
             events: list[Event] = [
-                _new(Amended, (seq, order_id, price, quantity, order.remaining + delta, kept))
+                _new(Amended, (seq, order_id, price, quantity, old_remaining + delta, kept))
             ]
             if delta < 0:
-                order.quantity = quantity
-                order.remaining += delta
+                order[QUANTITY] = quantity
+                order[REMAINING] = old_remaining + delta
                 level.quantity += delta
             elif delta > 0:
                 # Losing priority: mark this entry dead, queue a copy at the back.
-                fresh = order.replaced(price, quantity)
-                order.remaining = 0
+                fresh = new_order(
+                    order_id, order[OWNER], side, price, quantity, filled,
+                    order[EXPIRES_AT], order[POST_ONLY],
+                )
+                order[REMAINING] = 0
+                fresh[LEVEL] = level
                 level.orders.append(fresh)
                 level.quantity += delta
                 self._orders[order_id] = fresh
                 level.compact()
-                if fresh.expires_at is not None:
+                if fresh[EXPIRES_AT] is not None:
                     self._add_expiry(fresh)
+                if len(self._pending) > self._expiry_limit:
+                    self._compact_expiry()
             if delta:
                 seq += 1
                 events.append(_new(LevelChanged, (seq, side, price, level.quantity, level.count)))
@@ -556,7 +583,7 @@ class OrderBook:
             return events
 
         # A price change: cancel-and-replace, matching first.
-        remaining = quantity - order.filled
+        remaining = quantity - filled
         del self._orders[order_id]
         self._unlink(order, level)
         events = [_new(Amended, (seq, order_id, price, quantity, remaining, False))]
@@ -564,18 +591,21 @@ class OrderBook:
         best = self._best_ask if is_bid else self._best_bid
         if best is not None and (best <= price if is_bid else best >= price):
             remaining, seq = self._take(
-                order_id, order.owner, is_bid, price, remaining, events, seq, touched
+                order_id, order[OWNER], is_bid, price, remaining, events, seq, touched
             )
         rest: Level | None = None
         if remaining:
-            fresh = order.replaced(price, quantity)
-            fresh.remaining = remaining
-            fresh.filled = quantity - remaining
+            fresh = new_order(
+                order_id, order[OWNER], side, price, quantity, quantity - remaining,
+                order[EXPIRES_AT], order[POST_ONLY],
+            )
             rest = self._rest(fresh)
+        if len(self._pending) > self._expiry_limit:
+            self._compact_expiry()
         # The old level and the new one are on the order's side, the touched
         # ones opposite; sort all by (bid before ask, price ascending).
         own_rank = 0 if is_bid else 1
-        changed = [(own_rank, level.price, side, level)]
+        changed = [(own_rank, old_price, side, level)]
         if rest is not None:
             changed.append((own_rank, price, side, rest))
         other = _ASK if is_bid else _BID
@@ -596,10 +626,9 @@ class OrderBook:
         ``seq``) when nothing is due, in O(1).
         """
         now = cmd[0]
+        if self._pending_min <= now:
+            self._flush_pending()
         heap = self._heap
-        bucket_heap = self._bucket_heap
-        if bucket_heap and bucket_heap[0] <= now >> _BUCKET_SHIFT:
-            self._migrate(now >> _BUCKET_SHIFT)
         if not heap or heap[0][0] > now:
             return []
         orders = self._orders
@@ -608,18 +637,16 @@ class OrderBook:
         touched: dict[tuple[int, int], Level] = {}
         while heap and heap[0][0] <= now:
             expires_at, order_id = heappop(heap)
-            self._expiry_count -= 1
             order = orders.get(order_id)
-            if order is None or order.expires_at != expires_at:
+            if order is None or order[EXPIRES_AT] != expires_at:
                 continue  # a stale entry: the order left or the id was reused
             del orders[order_id]
-            is_bid = order.side is _BID
-            level: Level = (self._bid_levels if is_bid else self._ask_levels)[order.price]
-            remaining = order.remaining
+            level: Level = order[LEVEL]
+            remaining = order[REMAINING]
             self._unlink(order, level)
             seq += 1
             events.append(_new(Canceled, (seq, order_id, _EXPIRED, remaining)))
-            touched[(0 if is_bid else 1, order.price)] = level
+            touched[(0 if level.side is _BID else 1, level.price)] = level
         for rank, price in sorted(touched):
             level = touched[(rank, price)]
             seq += 1
@@ -627,6 +654,11 @@ class OrderBook:
             events.append(_new(LevelChanged, (seq, lvl_side, price, level.quantity, level.count)))
         self.seq = seq
         return events
+
+    @property
+    def _expiry_count(self) -> int:
+        """Expiry entries held, live or stale (white-box tests check the bound)."""
+        return len(self._heap) + len(self._pending)
 
     # ------------------------------------------------------------------ queries
 
@@ -653,29 +685,14 @@ class OrderBook:
         o = self._orders.get(order_id)
         if o is None:
             return None
-        return OrderView(
-            o.order_id,
-            o.owner,
-            o.side,
-            o.price,
-            o.quantity,
-            o.filled,
-            o.remaining,
-            o.expires_at,
-            _GTC,
-            o.post_only,
-        )
+        return _view(o)
 
     def orders(self) -> list[OrderView]:
         """Every resting order in priority order: bids best first, then asks."""
-        out: list[OrderView] = []
-        for ladder in (self._bids, self._asks):
-            for level in ladder:
-                for o in level.live():
-                    view = self.order(o.order_id)
-                    if view is not None:
-                        out.append(view)
-        return out
+        return [
+            _view(o) for ladder in (self._bids, self._asks) for level in ladder
+            for o in level.live()
+        ]
 
     def checksum(self) -> int:
         """:func:`orderbook.checksum.book_checksum` of the top 10 levels each side."""
@@ -701,8 +718,8 @@ class OrderBook:
         total = 0
         for level in ladder.best_first(price_cents):
             for o in level.orders:
-                if o.remaining and o.owner != owner:
-                    total += o.remaining
+                if o[REMAINING] and o[OWNER] != owner:
+                    total += o[REMAINING]
                     if total >= quantity:
                         return quantity
         return total
@@ -754,7 +771,7 @@ class OrderBook:
         book = cls(str(data["sku"]), SkuRules(**data["rules"]))
         book.seq = int(data["seq"])
         for row in data["orders"]:
-            order = Order(
+            order = new_order(
                 int(row["order_id"]),
                 str(row["owner"]),
                 Side(row["side"]),
@@ -776,46 +793,53 @@ class OrderBook:
             AssertionError: naming the first invariant found broken.
         """
         seen = 0
+        ghosts = 0
         for ladder in (self._bids, self._asks):
+            best = ladder.best()
+            _require(best is None or best.count > 0, f"the best level is empty: {best!r}")
             for price, level in ladder.levels.items():
                 _require(level.price == price, f"level key {price} holds {level!r}")
+                _require(level.side is ladder.side, f"{level!r} in the {ladder.side} ladder")
                 live = level.live()
                 _require(len(live) == level.count, f"{level!r} counts {len(live)} live orders")
-                _require(level.count > 0, f"empty level left in the ladder: {level!r}")
-                total = sum(o.remaining for o in live)
+                if not level.count:
+                    ghosts += 1
+                    _require(not level.orders, f"ghost level holds entries: {level!r}")
+                total = sum(o[REMAINING] for o in live)
                 _require(total == level.quantity, f"{level!r} holds quantity {total}")
                 for o in level.orders:
-                    _require(o.remaining >= 0, f"negative remaining: {o!r}")
-                    if not o.remaining:
+                    text = format_order(o)
+                    _require(o[REMAINING] >= 0, f"negative remaining: {text}")
+                    if not o[REMAINING]:
                         continue
-                    _require(self._orders.get(o.order_id) is o, f"live entry not indexed: {o!r}")
-                    _require(o.side is ladder.side, f"{o!r} on the {ladder.side} side")
-                    _require(o.price == price, f"{o!r} at level {price}")
-                    _require(o.filled >= 0, f"negative fill: {o!r}")
-                    _require(o.quantity == o.filled + o.remaining, f"quantity drift: {o!r}")
+                    _require(self._orders.get(o[ORDER_ID]) is o, f"live entry not indexed: {text}")
+                    _require(o[LEVEL] is level, f"{text} points to another level")
+                    _require(o[SIDE] is ladder.side, f"{text} on the {ladder.side} side")
+                    _require(o[PRICE] == price, f"{text} at level {price}")
+                    _require(
+                        0 < o[REMAINING] <= o[QUANTITY], f"remaining beyond the total: {text}"
+                    )
                     seen += 1
         _require(seen == len(self._orders), f"{len(self._orders)} indexed, {seen} in levels")
+        _require(ghosts == self._ghosts, f"{ghosts} ghost levels, {self._ghosts} counted")
         _require(self._best_bid == self._bids.best_price(), f"stale best bid {self._best_bid}")
         _require(self._best_ask == self._asks.best_price(), f"stale best ask {self._best_ask}")
         bid, ask = self._best_bid, self._best_ask
         _require(bid is None or ask is None or bid < ask, f"crossed book: {bid} >= {ask}")
         entries = set(self._heap)
-        waiting_total = 0
-        for bucket, waiting in self._buckets.items():
-            _require(bucket > self._migrated, f"bucket {bucket} missed its migration")
-            for o in waiting:
-                _require(o.expires_at is not None, f"no expiry: {o!r}")
-                _require(o.expires_at >> _BUCKET_SHIFT == bucket, f"misfiled: {o!r}")  # type: ignore[operator]
-                if o.remaining:
-                    entries.add((o.expires_at, o.order_id))  # type: ignore[arg-type]
-            waiting_total += len(waiting)
-        _require(sorted(self._buckets) == sorted(self._bucket_heap), "bucket heap out of step")
-        _require(
-            len(self._heap) + waiting_total == self._expiry_count, "expiry entries miscounted"
-        )
+        pending_min = _NO_PENDING
+        for o in self._pending:
+            _require(o[EXPIRES_AT] is not None, f"pending without expiry: {format_order(o)}")
+            if o[REMAINING]:
+                entries.add((o[EXPIRES_AT], o[ORDER_ID]))
+                pending_min = min(pending_min, o[EXPIRES_AT])
+        _require(self._pending_min <= pending_min, f"pending minimum {self._pending_min} too high")
         for o in self._orders.values():
-            if o.expires_at is not None:
-                _require((o.expires_at, o.order_id) in entries, f"no expiry entry for {o!r}")
+            if o[EXPIRES_AT] is not None:
+                _require(
+                    (o[EXPIRES_AT], o[ORDER_ID]) in entries,
+                    f"no expiry entry for {format_order(o)}",
+                )
         _require(self.seq >= 0, "negative seq")
 
     # ------------------------------------------------------------------ internals
@@ -854,7 +878,7 @@ class OrderBook:
         if quantity is not None:
             if type(quantity) is not int:
                 return RejectReason.INVALID_QUANTITY
-            if quantity <= order.filled:
+            if quantity <= order[QUANTITY] - order[REMAINING]:
                 return RejectReason.QUANTITY_AT_OR_BELOW_FILLED
             if quantity > self.rules.max_quantity:
                 return RejectReason.INVALID_QUANTITY
@@ -862,82 +886,128 @@ class OrderBook:
             reason = check_price(self.rules, price)
             if reason is not None:
                 return reason
-            if order.post_only and price != order.price:
-                best = self._best_ask if order.side is _BID else self._best_bid
-                if best is not None and (best <= price if order.side is _BID else best >= price):
+            if order[POST_ONLY] and price != order[PRICE]:
+                is_bid = order[SIDE] is _BID
+                best = self._best_ask if is_bid else self._best_bid
+                if best is not None and (best <= price if is_bid else best >= price):
                     return RejectReason.POST_ONLY_WOULD_TAKE
         return None
 
-    def _rest(self, order: Order) -> Level:
-        """Put a live order at the back of its level (created if needed) and index it."""
-        price = order.price
-        if order.side is _BID:
-            levels = self._bid_levels
+    def _add_level(self, side: Side, price: int) -> Level:
+        """A new, empty level at ``price`` on ``side``, in its ladder; O(log L).
+
+        Refreshes the side's cached best price when the new level beats it.
+        """
+        level = Level(price, side)
+        if side is _BID:
+            self._bid_levels[price] = level
             if self._best_bid is None or price > self._best_bid:
                 self._best_bid = price
         else:
-            levels = self._ask_levels
+            self._ask_levels[price] = level
             if self._best_ask is None or price < self._best_ask:
                 self._best_ask = price
-        level: Level | None = levels.get(price)
+        return level
+
+    def _emptied(self, level: Level) -> None:
+        """Deal with a level whose last live order just left (not by matching).
+
+        The best level goes at once, with any ghosts behind it, so that the
+        cached best price stays that of a live level. Any other level stays
+        as a ghost (see ladder.py), ready for the next order at its price;
+        when ghosts outnumber the live levels (plus a slack), they are swept.
+        """
+        # Dead entries point back at their level: clear them so that they
+        # (and a removed level) are freed by reference counting alone.
+        level.orders.clear()
+        price = level.price
+        if level.side is _BID:
+            if price == self._best_bid:
+                levels = self._bid_levels
+                del levels[price]
+                self._best_bid = self._next_best(levels, -1)
+                return
+        elif price == self._best_ask:
+            levels = self._ask_levels
+            del levels[price]
+            self._best_ask = self._next_best(levels, 0)
+            return
+        ghosts = self._ghosts = self._ghosts + 1
+        if 2 * ghosts > len(self._bid_levels) + len(self._ask_levels) + _GHOST_SLACK:
+            self._sweep_ghosts()
+
+    def _next_best(self, levels: SortedDict, best_index: int) -> int | None:
+        """The best live price of a side whose best level was just removed.
+
+        Ghosts found at the top are removed on the way (O(log L) each, paid
+        once per ghost).
+        """
+        while levels:
+            price, level = levels.peekitem(best_index)
+            if level.count:
+                best: int = price
+                return best
+            del levels[price]
+            self._ghosts -= 1
+        return None
+
+    def _sweep_ghosts(self) -> None:
+        """Remove every ghost level: O(L log L), after as many ghosts appeared."""
+        for ladder in (self._bids, self._asks):
+            for price in ladder.ghosts():
+                ladder.remove(price)
+        self._ghosts = 0
+
+    def _rest(self, order: Order) -> Level:
+        """Put a live order at the back of its level (created if needed) and index it."""
+        price: int = order[PRICE]
+        side: Side = order[SIDE]
+        level: Level | None = (self._bid_levels if side is _BID else self._ask_levels).get(price)
         if level is None:
-            level = levels[price] = Level(price)
+            level = self._add_level(side, price)
+        elif not level.count:
+            self._ghosts -= 1  # an empty level comes back to life
         level.append(order)
-        self._orders[order.order_id] = order
-        if order.expires_at is not None:
+        self._orders[order[ORDER_ID]] = order
+        if order[EXPIRES_AT] is not None:
             self._add_expiry(order)
         return level
 
     def _unlink(self, order: Order, level: Level) -> None:
         """Take a live order out of ``level`` (the caller un-indexes it)."""
-        level.quantity -= order.remaining
+        level.quantity -= order[REMAINING]
         level.count -= 1
-        order.remaining = 0
+        order[REMAINING] = 0
         if level.count:
             level.compact()
-            return
-        price = level.price
-        if order.side is _BID:
-            levels = self._bid_levels
-            del levels[price]
-            if price == self._best_bid:
-                self._best_bid = levels.peekitem(-1)[0] if levels else None
         else:
-            levels = self._ask_levels
-            del levels[price]
-            if price == self._best_ask:
-                self._best_ask = levels.peekitem(0)[0] if levels else None
+            self._emptied(level)
 
     def _add_expiry(self, order: Order) -> None:
-        """File a live order's expiry: into its bucket, or the heap once that is due."""
-        expires_at: int = order.expires_at  # type: ignore[assignment]
-        bucket = expires_at >> _BUCKET_SHIFT
-        if bucket > self._migrated:
-            waiting = self._buckets.get(bucket)
-            if waiting is None:
-                self._buckets[bucket] = [order]
-                heappush(self._bucket_heap, bucket)
-            else:
-                waiting.append(order)
-        else:
-            heappush(self._heap, (expires_at, order.order_id))
-        self._expiry_count += 1
-        if self._expiry_count > self._expiry_limit:
-            self._compact_expiry()
+        """File a live order's expiry among the pending ones."""
+        self._pending.append(order)
+        expires_at: int = order[EXPIRES_AT]
+        if expires_at < self._pending_min:
+            self._pending_min = expires_at
 
-    def _migrate(self, upto: int) -> None:
-        """Move the live entries of every bucket numbered ``upto`` or less into the heap."""
-        bucket_heap = self._bucket_heap
+    def _flush_pending(self) -> None:
+        """Move the live pending orders' ``(expires_at, order_id)`` into the heap.
+
+        Each entry moves once: O(log n) per entry, or O(n) by one heapify
+        when the batch is large next to the heap.
+        """
         heap = self._heap
-        before = len(heap)
-        moved = 0
-        while bucket_heap and bucket_heap[0] <= upto:
-            waiting = self._buckets.pop(heappop(bucket_heap))
-            moved += len(waiting)
-            heap.extend([(o.expires_at, o.order_id) for o in waiting if o.remaining])  # type: ignore[misc]
-        heapify(heap)
-        self._expiry_count -= moved - (len(heap) - before)
-        self._migrated = max(self._migrated, upto)
+        batch = [(o[EXPIRES_AT], o[ORDER_ID]) for o in self._pending if o[REMAINING]]
+        self._pending = []
+        self._pending_min = _NO_PENDING
+        if len(batch) * 8 > len(heap):
+            heap.extend(batch)
+            heapify(heap)
+        else:
+            for entry in batch:
+                heappush(heap, entry)
+        if len(heap) > self._expiry_limit:
+            self._compact_expiry()
 
     def _compact_expiry(self) -> None:
         """Drop stale expiry entries; set the next limit at twice what is left.
@@ -947,23 +1017,21 @@ class OrderBook:
         of O(entries) that runs after as many additions: amortized O(1).
         """
         orders = self._orders
-        for bucket in list(self._buckets):
-            live = [o for o in self._buckets[bucket] if o.remaining]
-            if live:
-                self._buckets[bucket] = live
-            else:
-                del self._buckets[bucket]
-        self._bucket_heap = list(self._buckets)
-        heapify(self._bucket_heap)
-        heap = []
-        for expires_at, order_id in self._heap:
-            o = orders.get(order_id)
-            if o is not None and o.expires_at == expires_at:
-                heap.append((expires_at, order_id))
+        pending = [o for o in self._pending if o[REMAINING]]
+        self._pending = pending
+        self._pending_min = min((o[EXPIRES_AT] for o in pending), default=_NO_PENDING)
+        # dict.fromkeys keeps one entry per (expires_at, order_id), in order:
+        # an order re-queued by an amend may have left a twin behind.
+        heap = list(
+            dict.fromkeys(
+                entry
+                for entry in self._heap
+                if (o := orders.get(entry[1])) is not None and o[EXPIRES_AT] == entry[0]
+            )
+        )
         heapify(heap)
         self._heap = heap
-        self._expiry_count = len(heap) + sum(len(w) for w in self._buckets.values())
-        self._expiry_limit = 2 * self._expiry_count + _EXPIRY_SLACK
+        self._expiry_limit = 2 * max(len(heap), len(pending)) + _EXPIRY_SLACK
 
     def _take(
         self,
@@ -1004,15 +1072,16 @@ class OrderBook:
             queue = level.orders
             while queue:
                 maker = queue[0]
-                available = maker.remaining
+                available = maker[1]  # REMAINING
                 if not available:
                     queue.popleft()  # a dead entry (canceled, expired, re-queued)
                     continue
-                maker_id = maker.order_id
-                if maker.owner == owner:
+                maker_id = maker[0]  # ORDER_ID
+                maker_owner = maker[2]  # OWNER
+                if maker_owner == owner:
                     seq += 1
                     events.append(_new(Canceled, (seq, maker_id, _SELF_TRADE, available)))
-                    maker.remaining = 0
+                    maker[1] = 0
                     level.quantity -= available
                     level.count -= 1
                     del orders[maker_id]
@@ -1021,15 +1090,14 @@ class OrderBook:
                 traded = available if available <= remaining else remaining
                 remaining -= traded
                 available -= traded
-                maker.remaining = available
-                maker.filled += traded
+                maker[1] = available
                 level.quantity -= traded
                 seq += 1
                 events.append(
                     _new(
                         Fill,
                         (
-                            seq, order_id, maker_id, owner, maker.owner, side,
+                            seq, order_id, maker_id, owner, maker_owner, side,
                             price, traded, remaining, available,
                         ),
                     )
@@ -1041,13 +1109,32 @@ class OrderBook:
                 if not remaining:
                     break
             if not level.count:
+                # Every entry left is dead; clearing frees them (they point
+                # back at the level) without the cycle collector.
+                queue.clear()
                 del levels[price]
-                price = levels.peekitem(best_index)[0] if levels else None
+                price = self._next_best(levels, best_index)
         if is_bid:
             self._best_ask = price
         else:
             self._best_bid = price
         return remaining, seq
+
+
+def _view(o: Order) -> OrderView:
+    """The :class:`OrderView` of a live order."""
+    return OrderView(
+        o[ORDER_ID],
+        o[OWNER],
+        o[SIDE],
+        o[PRICE],
+        o[QUANTITY],
+        o[QUANTITY] - o[REMAINING],
+        o[REMAINING],
+        o[EXPIRES_AT],
+        _GTC,
+        o[POST_ONLY],
+    )
 
 
 def _level_key(item: tuple[int, int, Side, Level]) -> tuple[int, int]:

@@ -349,3 +349,28 @@ async def test_a_cancelled_caller_does_not_break_its_group(tmp_data_dir: Path) -
         assert status == 201
     finally:
         await venue.close()
+
+
+@pytest.mark.parametrize("process", [True, False], ids=["process", "thread"])
+async def test_the_store_gets_orders_final_states_only(tmp_data_dir: Path, process: bool) -> None:
+    venue = await Venue.open(config(tmp_data_dir, store_process=process))
+    try:
+        alice, bob = await two_traders(venue)
+        _, resting = await venue.place_order(alice, ask(20_100))
+        _, sold = await venue.place_order(alice, ask(20_000))
+        await venue.place_order(bob, bid(20_000))
+        await venue.flush_store()
+        store = venue.analytics.store
+        # Open orders are served from the engine; the store has final states.
+        assert [o["id"] for o in store.orders_for_account(alice.id)] == [sold["order"]["id"]]
+        assert store.orders_for_account(alice.id)[0]["status"] == "filled"
+        assert store.trade_count() == 1
+        await venue.cancel_order(alice, resting["order"]["id"])
+        await venue.flush_store()
+        rows = store.orders_for_account(alice.id)
+        assert [(o["id"], o["status"]) for o in rows] == [  # newest first
+            (sold["order"]["id"], "filled"),
+            (resting["order"]["id"], "canceled"),
+        ]
+    finally:
+        await venue.close()

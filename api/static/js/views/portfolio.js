@@ -84,6 +84,9 @@ export async function renderPortfolio(ctx) {
   );
 
   const chartBox = h("div", { class: "chart", id: "value-chart" });
+  // The chart's latest point in words: for screen readers, and so the figure
+  // can be checked against GET /v1/portfolio/history.
+  const historyLatest = h("p", { id: "history-latest", class: "hint" }, "");
 
   ctx.main.replaceChildren(
     h("h1", null, "Portfolio"),
@@ -94,7 +97,7 @@ export async function renderPortfolio(ctx) {
       { class: "grid" },
       h("section", { class: "panel wide", "aria-labelledby": "totals-h" }, h("h2", { id: "totals-h" }, "Totals"), totals),
       h("section", { class: "panel wide", "aria-labelledby": "holdings-h" }, h("h2", { id: "holdings-h" }, "Holdings"), table, listError),
-      h("section", { class: "panel", "aria-labelledby": "history-h" }, h("h2", { id: "history-h" }, "Value history"), h("figure", null, chartBox, h("figcaption", { class: "hint" }, "Daily market value of what you held each day (blue) against its cost (grey), at each day's last sale."))),
+      h("section", { class: "panel", "aria-labelledby": "history-h" }, h("h2", { id: "history-h" }, "Value history"), h("figure", null, chartBox, h("figcaption", { class: "hint" }, "Daily market value of what you held each day (blue) against its cost (grey), at each day's last sale.")), historyLatest),
       h("section", { class: "panel", "aria-labelledby": "add-h" }, h("h2", { id: "add-h" }, "Add a holding"), form),
     ),
   );
@@ -151,7 +154,13 @@ export async function renderPortfolio(ctx) {
   };
   const loadHistory = async () => {
     const data = await api("GET", "/v1/portfolio/history?interval=1d");
-    if (!ctx.aborted) chart.setPoints(data.points ?? []);
+    if (ctx.aborted) return;
+    const points = data.points ?? [];
+    chart.setPoints(points);
+    const last = points[points.length - 1];
+    historyLatest.textContent = last
+      ? `${last.date ?? last.time}: value ${formatCents(last.value_cents)}, cost ${formatCents(last.cost_cents)}`
+      : "";
   };
   const refresh = () =>
     Promise.all([load(), loadHistory()]).then(
@@ -160,7 +169,9 @@ export async function renderPortfolio(ctx) {
         if (!ctx.aborted) listError.textContent = err.message;
       },
     );
-  const refreshSoon = throttle(() => load().catch((e) => console.warn(e)), 1000);
+  // A sale of a held SKU moves today's point of the history too, not only the
+  // totals: reload both (at most once a second).
+  const refreshSoon = throttle(() => Promise.all([load(), loadHistory()]).catch((e) => console.warn(e)), 1000);
   ctx.onCleanup(() => refreshSoon.cancel());
   ctx.onCleanup(ctx.feed.on("ticker", (t) => held.includes(t.sku) && refreshSoon()));
 
