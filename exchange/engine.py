@@ -65,6 +65,7 @@ event; :meth:`next_due` is amortized O(log n); the snapshot is O(state).
 from __future__ import annotations
 
 import heapq
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,7 +73,7 @@ from typing import Any
 import orjson
 
 from orderbook.book import OrderBook
-from orderbook.checksum import CHECKSUM_DEPTH, book_checksum
+from orderbook.checksum import CHECKSUM_DEPTH
 from orderbook.commands import AmendOrder as BookAmend
 from orderbook.commands import CancelOrder as BookCancel
 from orderbook.commands import ExpireOrders as BookExpire
@@ -261,6 +262,9 @@ def _is_int(value: object) -> bool:
 def order_wire(order: dict[str, Any]) -> dict[str, Any]:
     """The wire shape of an internal order row (times as RFC 3339)."""
     status = order["status"]
+    created = order["created_at"]
+    created_s = rfc3339(created)
+    updated = order["updated_at"]
     return {
         "id": order["id"],
         "client_order_id": order["client_order_id"],
@@ -277,8 +281,9 @@ def order_wire(order: dict[str, Any]) -> dict[str, Any]:
         ),
         "status": status,
         "cancel_reason": order["cancel_reason"],
-        "created_at": rfc3339(order["created_at"]),
-        "updated_at": rfc3339(order["updated_at"]),
+        "created_at": created_s,
+        # Most answers are about an order changed by the command that made it.
+        "updated_at": created_s if updated == created else rfc3339(updated),
         "expires_at": rfc3339_opt(order["expires_at"]),
     }
 
@@ -371,8 +376,9 @@ class Engine:
         self._deadlines = DeadlineQueue()
         self._open_orders = 0
         # sku -> (checksum after its last book update, price of the 10th ask
-        # level, of the 10th bid level, None when fewer): derived, see _checksum.
-        self._checksums: dict[str, tuple[int, int | None, int | None]] = {}
+        # level, of the 10th bid level (None when fewer), the ask and bid
+        # parts of the checksummed string): derived, see _checksum.
+        self._checksums: dict[str, tuple[int, int | None, int | None, str, str]] = {}
         self.live = True
         """False while replaying a journal: answers are not built and book
         checksums are left 0 (nobody reads them), which makes recovery
@@ -890,32 +896,41 @@ class Engine:
     def _checksum(self, sku: str, changes: list[tuple[str, int, int]]) -> int:
         """The book's checksum after ``changes``, recomputed only when needed.
 
-        With the checksum the engine keeps the price of the 10th level of
-        each side at the time it was computed (None when a side had fewer
-        than 10 levels). While every change lies strictly beyond that cut
-        (an ask above it, a bid below it), the levels at or better than the
-        cut are untouched, so the top 10 and the checksum are what they
-        were, and so is the cut. Testing that costs nothing like reading the
-        depth, so orders resting deep in a book skip the book entirely.
+        The rule is :func:`orderbook.checksum.book_checksum`'s (the test of
+        this method compares with ``OrderBook.checksum`` after every
+        command); here each side's part of the string is cached with the
+        price of that side's 10th level (None when it has fewer). While
+        every change on a side lies strictly beyond its cut (an ask above
+        it, a bid below it), the levels at or better than the cut are
+        untouched, so that side's top 10, its part of the string and its
+        cut are what they were. Deep orders skip the book entirely, and a
+        change on one side leaves the other side's part as it was.
         """
         cached = self._checksums.get(sku)
-        if cached is not None:
-            _, ask_cut, bid_cut = cached
+        if cached is None:
+            ask_dirty = bid_dirty = True
+            ask_part = bid_part = ""
+            ask_cut = bid_cut = None
+        else:
+            checksum, ask_cut, bid_cut, ask_part, bid_part = cached
+            ask_dirty = bid_dirty = False
             for side, price, _ in changes:
                 if side == "ask":
                     if ask_cut is None or price <= ask_cut:
-                        break
+                        ask_dirty = True
                 elif bid_cut is None or price >= bid_cut:
-                    break
-            else:
-                return cached[0]
+                    bid_dirty = True
+            if not (ask_dirty or bid_dirty):
+                return checksum
         bids, asks = self.books[sku].depth(CHECKSUM_DEPTH)
-        checksum = book_checksum(asks, bids)
-        self._checksums[sku] = (
-            checksum,
-            asks[-1][0] if len(asks) >= CHECKSUM_DEPTH else None,
-            bids[-1][0] if len(bids) >= CHECKSUM_DEPTH else None,
-        )
+        if ask_dirty:
+            ask_part = ",".join([f"{p}:{q}" for p, q, _ in asks])
+            ask_cut = asks[-1][0] if len(asks) >= CHECKSUM_DEPTH else None
+        if bid_dirty:
+            bid_part = ",".join([f"{p}:{q}" for p, q, _ in bids])
+            bid_cut = bids[-1][0] if len(bids) >= CHECKSUM_DEPTH else None
+        checksum = zlib.crc32(f"{ask_part}|{bid_part}".encode("ascii"))
+        self._checksums[sku] = (checksum, ask_cut, bid_cut, ask_part, bid_part)
         return checksum
 
     # ----------------------------------------------------------- trades
