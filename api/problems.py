@@ -33,20 +33,12 @@ __all__ = [
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://resale.exchange/problems/"
 
-# Codes the API adds to the venue's table: HTTP-level refusals, and book
-# reject reasons (orderbook.rules.RejectReason) that the engine raises as they
-# are but the venue's table does not list (they would otherwise fall back to
-# 400, the status of malformed JSON).
+# Codes the API adds to the venue's table: HTTP-level refusals.
 _EXTRA_STATUS: dict[str, int] = {
     "method_not_allowed": 405,
     "internal_error": 500,
     "unsupported_media_type": 415,
     "not_ready": 503,
-    # An amend that would make a resting post-only order take: the book's
-    # state refuses it, like order_not_open.
-    "post_only_would_take": 409,
-    "duplicate_order_id": 409,
-    "unknown_order": 404,
 }
 
 
@@ -73,16 +65,8 @@ def problem_body(
 
 
 def problem_from_error(err: ExchangeError, instance: str | None = None) -> dict[str, Any]:
-    """Render a venue refusal as a problem object (its own code, status and sentence).
-
-    The status is the error's own, except for a code the venue's table does
-    not know (``ExchangeError`` then defaults to 400): that one gets the
-    API's status for the code (e.g. 409 for ``post_only_would_take``).
-    """
-    status = err.status
-    if err.code not in STATUS_BY_CODE and err.code in _EXTRA_STATUS and status == 400:
-        status = _EXTRA_STATUS[err.code]
-    return problem_body(err.code, err.message, status=status, instance=instance)
+    """Render a venue refusal as a problem object (its own code, status and sentence)."""
+    return problem_body(err.code, err.message, status=err.status, instance=instance)
 
 
 def problem_response(

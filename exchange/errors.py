@@ -33,6 +33,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "product_exists": 409,
     "invalid_settlement_transition": 409,
     "ship_deadline_passed": 409,
+    # Book reject reasons (orderbook.rules.RejectReason) that the engine raises as they are.
+    "post_only_would_take": 409,
+    "duplicate_order_id": 409,
+    "unknown_order": 404,
     "payload_too_large": 413,
     "rate_limited": 429,
     "batch_too_large": 422,
