@@ -123,8 +123,22 @@ _PUBLIC_EXACT = frozenset({"/healthz", "/readyz", "/metrics", "/v1/openapi.json"
 _PUBLIC_GET_PREFIXES = ("/v1/products", "/v1/skus/")
 
 
+_ACCESS: dict[tuple[str, str], str] = {}
+
+
 def _access(method: str, path: str) -> str:
-    """``public``, ``optional`` (key allowed) or ``private`` for a route pattern."""
+    """``public``, ``optional`` (key allowed) or ``private`` for a route pattern.
+
+    Memoized: route patterns are few and fixed, and this runs per request.
+    """
+    key = (method, path)
+    access = _ACCESS.get(key)
+    if access is None:
+        access = _ACCESS[key] = _classify(method, path)
+    return access
+
+
+def _classify(method: str, path: str) -> str:
     if method in ("GET", "HEAD"):
         if path in _PUBLIC_EXACT or path.startswith(_PUBLIC_GET_PREFIXES):
             return "public"

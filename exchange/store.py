@@ -749,8 +749,8 @@ def _child_main(
 
 
 def _child_signals() -> None:
-    """The writer lives exactly as long as its input pipe: Ctrl-C or SIGTERM
-    sent to the whole process group must not cut it short before the parent
-    has flushed and closed the pipe."""
+    """Ctrl-C, sent to the whole process group, must not cut the writer
+    short before the parent has flushed and closed the pipe. SIGTERM keeps
+    its default: multiprocessing terminates a daemonic child that was never
+    closed when the parent exits, and must not wait for it forever."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)

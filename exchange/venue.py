@@ -96,12 +96,19 @@ HOW IT WORKS
   from the engine's state, one behind only the replayed tail gets that tail.
 - Submitting: validate (raise before journaling) -> seq and ``ts =
   time.time_ns()`` (never below the last ts) -> ``engine.apply`` -> encode ->
-  queue. One committer task appends a group with one write and runs
-  ``journal.sync()`` in a worker thread; everything submitted while a sync is
-  in flight forms the next group. After the sync, in journal order: the L2
-  mirror, the subscribers (once per group, with that group's events), the
-  store writer and the metrics; then the callers get their answers. So
+  queue. One committer task hands a group to a worker thread, which appends
+  it with one write and runs ``journal.sync()``; everything submitted while
+  that is in flight forms the next group, and all its callers share one
+  future. After the sync, in journal order: the L2 mirror, the subscribers
+  (once per group, with that group's events), the store writer and the
+  metrics (summed per group); then the callers get their answers. So
   nothing is acknowledged or published before it is durable.
+- The trade store holds trades, settlement states, ledger, holdings and
+  orders' final states (filled, canceled, expired, rejected): an open
+  order's row is not written (it is served from the engine), and arrives
+  when the order ends. By default a child process writes it
+  (:class:`exchange.store.StoreProcessWriter`, ``store_process``), so the
+  SQL work runs on another core; :meth:`Venue.flush_store` waits for it.
 - Reads (orders, trades, ledger) come from the engine's state, which may be
   a few milliseconds ahead of what is durable; public market data (book,
   public trades, the mirror) shows released state only.
@@ -704,7 +711,14 @@ class Venue:
             and self.engine.last_seq != self._snap_seq
         ):
             data = self.engine.snapshot_bytes()
-            await loop.run_in_executor(self._io, self._write_snapshot, self.engine.last_seq, data)
+            try:
+                await loop.run_in_executor(
+                    self._io, self._write_snapshot, self.engine.last_seq, data
+                )
+            except Exception:
+                # The journal holds everything; the store, journal and lock
+                # must still be closed below.
+                log.exception("venue: the final snapshot failed")
         if self._writer is not None:
             try:
                 await asyncio.to_thread(self._writer.close)

@@ -10,9 +10,10 @@ Layout
 ------
 ``book.py`` (this module: commands, matching, the id index, the expiry heap)
 → ``ladder.py`` (one side: ``SortedDict`` price → level) → ``level.py`` (a
-FIFO ``deque`` of resting :class:`~orderbook.level.Order` objects with the
-level's total quantity and order count). Both ladders are keyed by the plain
-price; the best bid is the last key, the best ask the first.
+FIFO ``deque`` of resting orders, each a plain list read through index
+constants (:data:`~orderbook.level.Order`), with the level's total quantity
+and order count). Both ladders are keyed by the plain price; the best bid is
+the last key, the best ask the first.
 
 Example
 -------
@@ -107,42 +108,58 @@ Invariants (checked by :meth:`check`)
 - Every live order is in the id index and once, live, in the level of its
   side and price; levels hold only their own side and price.
 - A level's ``quantity`` / ``count`` equal the sum / number of its live
-  orders and are never 0 (an emptied level is removed at once).
-- For each order ``quantity == filled + remaining``, ``remaining > 0``.
+  orders. A level emptied by a cancel, an expiry or an amend while not the
+  best of its side may stay as a "ghost" (``count == 0``, no entries) until
+  an order comes to its price again, matching reaches it or a sweep drops
+  it; the best level of a side is never a ghost, and queries never show
+  ghosts (``LevelChanged`` still reports the emptied level as 0 and 0).
+- For each live order ``0 < remaining <= quantity`` (what has filled is
+  ``quantity - remaining``).
 - The cached best prices equal the ladders' first / last keys.
 - Every order with an expiry has an ``(expires_at, order_id)`` entry, in
-  the heap or in the bucket of its time.
+  the heap or (as the order itself) in the pending list.
 
 Complexity (L levels on a side, k orders at a level)
 ----------------------------------------------------
 - ``best_bid`` / ``best_ask`` / ``order`` / ``len``: O(1) (best prices are
   cached and refreshed, O(1) by ``peekitem``, when a best level goes).
-- ``cancel``: O(1) index and level lookups, plus O(log L) when the level
-  empties. The order is marked dead in its queue (lazy removal, as in the
-  bare reference loop); a level compacts when dead entries outnumber live
-  ones, so removal is amortized O(1).
-- ``place`` resting at an existing level: O(1); at a new level O(log L);
-  matching costs O(1) per fill plus O(log L) per emptied level.
-- ``expire``: O(1) when nothing is due (a peek at two heaps); O(log n) per
-  expired order. Expiry entries wait in coarse time buckets (2**42 ns, about
-  73 minutes; appending the order is O(1)) whose numbers sit in a small
-  heap; a bucket whose time has come is heapified into the exact heap of
-  ``(expires_at, order_id)``. Entries of orders gone for other reasons are
-  dropped lazily when they surface, and filtered out in one pass whenever
-  the entries have doubled since the last pass (amortized O(1)), so memory
-  stays O(orders).
-- ``depth(n)``: O(log L + n); ``checksum``: O(log L + 10).
+- ``cancel``: O(1) (the order holds its level), plus O(log L) when it
+  empties the best level. The order is marked dead in its queue (lazy
+  removal, as in the bare reference loop); each cancel, expiry or re-queue
+  spends one unit of a budget of as many dead entries as there are orders
+  and levels (plus 16), and a sweep drops them all when it is spent, so
+  removal is amortized O(1) and memory stays O(orders + levels). Ghost
+  levels are swept when they outnumber the live ones (plus 64).
+- ``place`` resting at an existing level (or a ghost): O(1); at a new
+  level O(log L); matching costs O(1) per fill plus O(log L) per emptied
+  level (and per ghost passed, once).
+- ``expire``: O(1) when nothing is due (a compare with the smallest pending
+  expiry and a peek at the heap); O(log n) per expired order. A resting
+  order with an expiry is appended to a pending list (O(1)); when the
+  smallest pending expiry is due, the live pending orders move into the
+  exact heap of ``(expires_at, order_id)``, each once. Entries of orders
+  gone for other reasons are dropped lazily when they surface, and
+  filtered out in one pass whenever they have doubled since the last pass
+  (amortized O(1)), so memory stays O(orders).
+- ``depth(n)``: O(log L + n + g), ``checksum``: O(log L + 10 + g), where
+  g is the number of ghosts passed (fewer than the live levels plus 64).
 
 Performance notes
 -----------------
 The hot paths (``place`` of a non-crossing GTC limit, ``cancel``, ``_take``)
 work on slots and locals directly, compare enums by identity against module
 constants, build events with ``tuple.__new__`` and keep the best prices
-cached instead of asking the ``SortedDict``. ``bench/book.py`` measures them
-against the bare reference loop of ../shared/DESIGN.md. What remains is the
-price of the features: about 255 bytecodes for a resting order (static
-checks, two events, an order object, an expiry entry) against about 50 in
-the bare loop.
+cached instead of asking the ``SortedDict``. Resting orders are lists (a
+list display is about four times cheaper than a slotted ``__init__``) that
+hold their level, so a cancel looks nothing up; one stale-entry budget
+replaces per-queue checks; expiry bookkeeping is an append and a compare;
+a level emptied behind the best stays as a ghost, so a market quoting
+around a fair value does not remove and re-insert the same prices.
+``bench/book.py`` measures all this against the bare reference book of
+../shared/DESIGN.md. What remains is the price of the features: about 205
+bytecodes for a resting order, of which about 70 are the static checks and
+25 the two events (a third of its time: each event is three allocations),
+and about 90 for a cancel (bare: 18).
 
 Determinism and known limitations
 ---------------------------------
@@ -218,6 +235,8 @@ _new = tuple.__new__
 # Expiry entries are filtered when they number more than twice the live ones
 # plus this slack (entries of orders that left for other reasons).
 _EXPIRY_SLACK = 1024
+# Dead queue entries allowed beyond one per order and level before a sweep.
+_STALE_SLACK = 16
 # Ghost levels are swept when twice their number exceeds all levels plus this.
 _GHOST_SLACK = 64
 # `_pending_min` when nothing is pending. Not a real bound: an entry at or
@@ -278,10 +297,14 @@ class OrderBook:
         "_expiry_limit",
         "_ghosts",
         "_heap",
+        "_max_price",
+        "_max_quantity",
+        "_min_price",
         "_orders",
         "_pending",
         "_pending_min",
-        "_rules_fast",
+        "_stale_left",
+        "_tick",
         "rules",
         "seq",
         "sku",
@@ -312,14 +335,18 @@ class OrderBook:
         self._pending: list[Order] = []
         self._pending_min = _NO_PENDING
         self._expiry_limit = _EXPIRY_SLACK
+        # Dead entries (and stale expiry entries) that may still appear
+        # before `_sweep` drops them: each cancel, expiry or re-queue spends
+        # one. One counter is cheaper than checking every queue as it goes.
+        self._stale_left = _STALE_SLACK
         r = self.rules
-        # Valid prices and quantities as ranges: `in` checks them in O(1).
-        # The price range starts at the first multiple of the tick in the band.
-        first_price = -(-r.min_price_cents // r.tick_size_cents) * r.tick_size_cents
-        self._rules_fast = (
-            range(first_price, r.max_price_cents + 1, r.tick_size_cents),
-            range(1, r.max_quantity + 1),
-        )
+        # The rules as plain ints for the inline check. The band starts at its
+        # first multiple of the tick, so `min <= p <= max and not p % tick`
+        # is exactly "on tick and in band".
+        self._tick = r.tick_size_cents
+        self._min_price = -(-r.min_price_cents // r.tick_size_cents) * r.tick_size_cents
+        self._max_price = r.max_price_cents
+        self._max_quantity = r.max_quantity
 
     # ------------------------------------------------------------------ commands
 
@@ -349,15 +376,13 @@ class OrderBook:
         rest does not rest, then ``LevelChanged`` per changed level.
         """
         order_id, owner, side, quantity, price, order_type, tif, post_only, expires_at, now = cmd
-        valid_prices, valid_quantities = self._rules_fast
         # The common cases (valid orders given as enum members, not
         # post-only) are checked inline; anything else takes the general
-        # check, which also normalizes str enums. `x in range(...)` tests
-        # band and tick in one C call, for ints only (hence the type checks
-        # first: True == 1 and 1.0 == 1).
+        # check, which also normalizes str enums. The type checks come first
+        # because True == 1 and 1.0 == 1 would pass the comparisons.
         if (
             type(quantity) is int
-            and quantity in valid_quantities
+            and 0 < quantity <= self._max_quantity
             and not post_only
             and (side is _BID or side is _ASK)
         ):
@@ -365,7 +390,8 @@ class OrderBook:
                 order_type is _LIMIT
                 and tif is _GTC
                 and type(price) is int
-                and price in valid_prices
+                and self._min_price <= price <= self._max_price
+                and not price % self._tick
                 and (expires_at is None or (type(expires_at) is int and expires_at > now))
             ):
                 orders = self._orders
@@ -416,7 +442,11 @@ class OrderBook:
                     expires_at is None
                     and (tif is _GTC or tif is _IOC or tif is _FOK)
                     and (
-                        (type(price) is int and price in valid_prices)
+                        (
+                            type(price) is int
+                            and self._min_price <= price <= self._max_price
+                            and not price % self._tick
+                        )
                         or (price is None and order_type is _MARKET)
                     )
                     and (order_type is _LIMIT or order_type is _MARKET)
@@ -515,10 +545,10 @@ class OrderBook:
         count = level.count = level.count - 1
         if not count:
             self._emptied(level)
-        elif len(level.orders) > 2 * count + 16:
-            level.compact()
-        if len(self._pending) > self._expiry_limit:
-            self._compact_expiry()
+        stale = self._stale_left - 1
+        self._stale_left = stale
+        if not stale:
+            self._sweep()
         seq = self.seq
         self.seq = seq + 2
         return [
@@ -571,11 +601,9 @@ class OrderBook:
                 level.orders.append(fresh)
                 level.quantity += delta
                 self._orders[order_id] = fresh
-                level.compact()
                 if fresh[EXPIRES_AT] is not None:
                     self._add_expiry(fresh)
-                if len(self._pending) > self._expiry_limit:
-                    self._compact_expiry()
+                self._spend_stale()
             if delta:
                 seq += 1
                 events.append(_new(LevelChanged, (seq, side, price, level.quantity, level.count)))
@@ -978,10 +1006,33 @@ class OrderBook:
         level.quantity -= order[REMAINING]
         level.count -= 1
         order[REMAINING] = 0
-        if level.count:
-            level.compact()
-        else:
+        if not level.count:
             self._emptied(level)
+        self._spend_stale()
+
+    def _spend_stale(self) -> None:
+        """Count one new dead entry; sweep when the budget is spent."""
+        self._stale_left -= 1
+        if self._stale_left <= 0:
+            self._sweep()
+
+    def _sweep(self) -> None:
+        """Drop every dead queue entry, and the stale expiry entries if many.
+
+        O(levels + entries); the next sweep comes after as many new dead
+        entries as there are orders and levels (plus a slack), so the cost is
+        amortized O(1) and dead entries never outnumber live ones by more
+        than the slack.
+        """
+        for levels in (self._bid_levels, self._ask_levels):
+            for level in dict.values(levels):
+                if len(level.orders) != level.count:
+                    level.compact()
+        if len(self._pending) > self._expiry_limit:
+            self._compact_expiry()
+        self._stale_left = (
+            len(self._orders) + len(self._bid_levels) + len(self._ask_levels) + _STALE_SLACK
+        )
 
     def _add_expiry(self, order: Order) -> None:
         """File a live order's expiry among the pending ones."""

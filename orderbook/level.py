@@ -94,13 +94,12 @@ class Level:
         return [o for o in self.orders if o[REMAINING]]
 
     def compact(self) -> None:
-        """Drop dead entries when they outnumber live ones (amortized O(1)).
+        """Drop the dead entries, keeping the live ones in order; O(entries).
 
-        Keeps a level that sees many cancels but no matching from growing
-        without bound.
+        The book calls it from its periodic sweep, which keeps a level that
+        sees many cancels but no matching from growing without bound.
         """
-        if len(self.orders) > 2 * self.count + 16:
-            self.orders = deque(o for o in self.orders if o[REMAINING])
+        self.orders = deque([o for o in self.orders if o[REMAINING]])
 
     def __repr__(self) -> str:
         return (

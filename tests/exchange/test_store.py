@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -348,3 +350,20 @@ def test_a_dead_writer_process_fails_flush_instead_of_hanging(store: TradeStore)
         writer.flush(timeout=30)
     with pytest.raises(StoreError, match="died"):
         writer.close()
+
+
+def test_a_process_that_never_closes_its_writer_still_exits(tmp_path: Path) -> None:
+    script = (
+        "from exchange.store import StoreProcessWriter, TradeStore, sqlite_url\n"
+        f"url = sqlite_url({str(tmp_path)!r})\n"
+        "TradeStore(url).create_all()\n"
+        "writer = StoreProcessWriter(url)\n"
+        "writer.submit([])\n"
+        "writer.flush(timeout=30)\n"
+        "print('done', flush=True)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "done\n"

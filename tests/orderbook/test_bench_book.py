@@ -7,10 +7,10 @@ import json
 import pytest
 
 from bench.__main__ import main as bench_main
-from bench.bare import BareBook, run_bare
+from bench.bare import BareBook, BareCommandBook, run_bare
 from bench.book import build_commands, run
 from bench.workload import CANCEL, LIMIT, MARKET, generate
-from orderbook import Fill, OrderBook
+from orderbook import CancelOrder, Fill, OrderBook
 
 
 def test_workload_is_deterministic_and_shaped_like_the_market() -> None:
@@ -53,17 +53,32 @@ def test_book_and_bare_loop_trade_about_the_same() -> None:
     assert bare > 0 and abs(traded - bare) <= bare * 0.01
 
 
+def test_bare_command_book_is_the_inline_loop_as_methods() -> None:
+    workload = generate(5_000, seed=11)
+    books = [BareCommandBook() for _ in range(workload.n_skus)]
+    traded = 0
+    for sku, cmd in build_commands(workload.events):
+        book = books[sku]
+        traded += book.cancel(cmd) if type(cmd) is CancelOrder else book.place(cmd)
+    assert traded > 0 and traded == run_bare(workload.events, workload.n_skus)
+
+
 def test_run_reports_the_ratio_first(capsys: pytest.CaptureFixture[str]) -> None:
     assert bench_main(["book", "--events", "3000", "--repeats", "1"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     result = json.loads(first)
+    assert next(iter(result)) == "book_vs_bare_ratio"
     assert set(result) >= {
         "book_vs_bare_ratio",
+        "book_vs_inline_loop_ratio",
         "events_per_s",
         "bare_events_per_s",
+        "inline_loop_events_per_s",
         "p50_us",
         "p99_us",
         "p999_us",
     }
-    assert result["book_vs_bare_ratio"] > 0 and result["events"] == 3000
+    assert result["book_vs_bare_ratio"] > 0 and result["book_vs_inline_loop_ratio"] > 0
+    assert result["events"] == 3000
+    assert result["bare_traded_quantity"] == result["inline_loop_traded_quantity"]
     assert run(2_000, repeats=1)["events"] == 2_000
