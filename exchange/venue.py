@@ -286,7 +286,7 @@ def parse_place(account_id: str, body: object, now: int) -> PlaceOrder:
     """
     data = _check_fields(body, ORDER_FIELDS)
     for key in ("sku", "side", "type", "quantity"):
-        if key not in data:
+        if data.get(key) is None:
             raise _invalid(f"{key} is required.")
     sku = _opt_str(data, "sku")
     side = _opt_str(data, "side")
@@ -1105,11 +1105,13 @@ class Venue:
         self._check_open()
         now = self._now()
         cmd = parse_place(account.id, body, now)
-        if self.engine.idempotent_replay(cmd, now) is not None:
-            # The first placement may still be on its way to the disk.
+        answer = self.engine.idempotent_replay(cmd, now)
+        if answer is not None:
+            # The answer is the state as of now; it may rest on commands still
+            # on their way to the disk, so it leaves only once they are durable
+            # (reading the engine again after the wait could show later,
+            # not yet durable, changes).
             await self._wait_group()
-            answer = self.engine.idempotent_replay(cmd, now)
-            assert answer is not None
             return 200, answer
         self.engine.validate(cmd, now)
         out, group = self._enqueue(cmd, now)
@@ -1124,16 +1126,17 @@ class Venue:
     ) -> list[dict[str, Any]]:
         """Place several orders as one group commit; one result per body, in order."""
         self._check_open()
-        results: list[dict[str, Any] | Outcome | None] = []
-        replays: list[tuple[int, PlaceOrder, int]] = []
+        results: list[dict[str, Any] | Outcome] = []
+        replayed = False
         group: asyncio.Future[None] | None = None
         for body in bodies:
             now = self._now()
             try:
                 cmd = parse_place(account.id, body, now)
-                if self.engine.idempotent_replay(cmd, now) is not None:
-                    replays.append((len(results), cmd, now))
-                    results.append(None)
+                answer = self.engine.idempotent_replay(cmd, now)
+                if answer is not None:
+                    replayed = True
+                    results.append(answer)
                     continue
                 self.engine.validate(cmd, now)
             except ExchangeError as exc:
@@ -1143,17 +1146,15 @@ class Venue:
             results.append(out)
         if group is not None:
             await asyncio.shield(group)
-        if replays:
+        if replayed:
+            # Replay answers were taken before the wait, as in place_order.
             await self._wait_group()
-            for index, cmd, now in replays:
-                results[index] = self.engine.idempotent_replay(cmd, now)
         final: list[dict[str, Any]] = []
         for item in results:
             if isinstance(item, Outcome):
                 assert item.response is not None
                 final.append(item.response)
             else:
-                assert item is not None
                 final.append(item)
         return final
 
@@ -1219,18 +1220,21 @@ class Venue:
         """Add a hand-entered item to the account's portfolio."""
         data = _check_fields(body, _HOLDING_FIELDS)
         for key in ("sku", "purchase_price_cents"):
-            if key not in data:
+            if data.get(key) is None:
                 raise _invalid(f"{key} is required.")
         sku = _opt_str(data, "sku")
         condition = data.get("condition") or "new"
         acquired = data.get("acquired_at")
         self._check_open()
         now = self._now()
+        acquired_at = now if acquired is None else _parse_time(acquired, "acquired_at")
+        if acquired_at > now:
+            raise _invalid("acquired_at is in the future; give the date the item was bought.")
         cmd = AddHolding(
             account.id,
             sku,  # type: ignore[arg-type]
             data["purchase_price_cents"],
-            now if acquired is None else _parse_time(acquired, "acquired_at"),
+            acquired_at,
             condition,
         )
         self.engine.validate(cmd, now)

@@ -243,11 +243,10 @@ def handle_ack(msg: dict[str, Any], reply: dict[str, Any], exp: Expected) -> Non
     if msg["op"] == "place":
         coid = msg["body"].get("client_order_id")
         if reply["status"] == 200:
-            # An idempotent replay answers the original order, across restarts.
-            # Its state is a read of the engine's current state, which the
-            # venue documents may run ahead of the disk (a command applied
-            # but not yet durable), so it is not recorded as acknowledged.
+            # An idempotent replay answers the original order, across restarts,
+            # in its state as of the replay: acknowledged, so it must survive.
             assert coid is not None and exp.client_ids[coid][2] == order["id"], (msg, reply)
+            exp.order_acked(msg["key"], order)
             return
         if coid is not None:
             exp.client_ids[coid] = (msg["key"], msg["body"], order["id"])

@@ -374,3 +374,34 @@ async def test_the_store_gets_orders_final_states_only(tmp_data_dir: Path, proce
         ]
     finally:
         await venue.close()
+
+
+async def test_required_order_fields_may_not_be_null(tmp_path: Path) -> None:
+    """A null SKU is a missing field (validation_error), not an SKU named None."""
+    venue = await Venue.open(VenueConfig(data_dir=tmp_path, fsync=False, store=False))
+    try:
+        account = venue.authenticate((await venue.create_account("nully"))["api_key"])
+        assert account is not None
+        body = {"sku": None, "side": "bid", "type": "limit", "price_cents": 100, "quantity": 1}
+        with pytest.raises(ExchangeError) as info:
+            await venue.place_order(account, body)
+        assert info.value.code == "validation_error"
+        assert "sku is required" in info.value.message
+        assert venue.list_orders(account) == []
+    finally:
+        await venue.close()
+
+
+async def test_a_holding_cannot_be_acquired_in_the_future(tmp_path: Path) -> None:
+    venue = await Venue.open(VenueConfig(data_dir=tmp_path, fsync=False, store=False))
+    try:
+        account = venue.authenticate((await venue.create_account("time traveller"))["api_key"])
+        assert account is not None
+        sku = venue.skus()[0]
+        body = {"sku": sku, "purchase_price_cents": 100, "acquired_at": "2099-01-01T00:00:00Z"}
+        with pytest.raises(ExchangeError) as info:
+            await venue.add_holding(account, body)
+        assert info.value.code == "validation_error"
+        assert venue.holdings(account) == []
+    finally:
+        await venue.close()
