@@ -25,6 +25,8 @@ from typing import Any, ClassVar
 
 import orjson
 
+from .catalog import Product
+
 __all__ = [
     "COMMAND_TYPES",
     "AddHolding",
@@ -47,6 +49,15 @@ __all__ = [
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
+def _field_names(cls: type) -> tuple[str, ...]:
+    """A command class's field names, cached: dataclasses.fields() is slow,
+    and ``__dataclass_fields__`` also lists the ``TYPE`` ClassVar."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
 class _CommandBase:
     """Shared ``to_dict``/``from_dict`` of the command dataclasses."""
 
@@ -56,12 +67,7 @@ class _CommandBase:
     def to_dict(self) -> dict[str, Any]:
         """The command as a JSON-able dict, with its ``type`` tag first."""
         out: dict[str, Any] = {"type": self.TYPE}
-        names = _FIELD_NAMES.get(type(self))
-        if names is None:
-            # Cached: dataclasses.fields() is slow, and __dataclass_fields__
-            # also lists the TYPE ClassVar.
-            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in fields(self))  # type: ignore[arg-type]
-        for name in names:
+        for name in _field_names(type(self)):
             value = getattr(self, name)
             out[name] = list(value) if type(value) is tuple else value
         return out
@@ -69,7 +75,7 @@ class _CommandBase:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Any:
         """Build the command from :meth:`to_dict` output (``type`` is ignored)."""
-        kwargs = {f.name: data[f.name] for f in fields(cls) if f.name in data}  # type: ignore[arg-type]
+        kwargs = {name: data[name] for name in _field_names(cls) if name in data}
         for key, value in kwargs.items():
             if isinstance(value, list):
                 kwargs[key] = tuple(value)
@@ -103,6 +109,15 @@ class CreateProduct(_CommandBase):
     min_price_cents: int
     max_price_cents: int
     max_quantity: int
+
+    @classmethod
+    def from_product(cls, product: Product) -> CreateProduct:
+        """The command that adds ``product`` (the same fields, by name)."""
+        return cls(**{name: getattr(product, name) for name in _field_names(cls)})
+
+    def product(self) -> Product:
+        """The product this command adds; building it checks its fields."""
+        return Product(**{name: getattr(self, name) for name in _field_names(type(self))})
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,7 +90,7 @@ from orderbook.rules import (
 )
 
 from .accounts import Account, Accounts, Role, parse_role, validate_name
-from .catalog import Catalog, Product
+from .catalog import Catalog
 from .clock import HOUR_NS, rfc3339, rfc3339_opt
 from .commands import (
     AddHolding,
@@ -559,23 +559,7 @@ class Engine:
 
     def _validate_product(self, cmd: CreateProduct) -> None:
         # Building the Product checks its fields; check_new what add() would refuse.
-        self.catalog.check_new(self._product(cmd))
-
-    @staticmethod
-    def _product(cmd: CreateProduct) -> Product:
-        return Product(
-            style=cmd.style,
-            name=cmd.name,
-            brand=cmd.brand,
-            category=cmd.category,
-            retail_price_cents=cmd.retail_price_cents,
-            release_date=cmd.release_date,
-            sizes=tuple(cmd.sizes),
-            tick_size_cents=cmd.tick_size_cents,
-            min_price_cents=cmd.min_price_cents,
-            max_price_cents=cmd.max_price_cents,
-            max_quantity=cmd.max_quantity,
-        )
+        self.catalog.check_new(cmd.product())
 
     def _party_trade(self, account_id: str, trade_id: object) -> dict[str, Any]:
         """The trade ``account_id`` sold; another's trade is not found."""
@@ -680,7 +664,7 @@ class Engine:
         elif kind is CreateAccount:
             self._apply_account(cmd, out)  # type: ignore[arg-type]
         elif kind is CreateProduct:
-            product = self.catalog.add(self._product(cmd))  # type: ignore[arg-type]
+            product = self.catalog.add(cmd.product())  # type: ignore[union-attr]
             out.response = self.catalog.product_dict(product.style)
             out.status = 201
         elif kind is MarkShipped:

@@ -461,25 +461,25 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-class StoreWriter:
-    """Writes store ops off the caller's thread, in batches, in submit order.
+class _Writer:
+    """What both writers share: the submit queue, counters, flush and errors.
 
-    Args:
-        store: the store to write to.
-        max_batch: at most this many submitted lists per transaction.
+    A subclass starts whatever drains ``_queue`` (``None`` ends it), counts
+    committed lists in ``_done`` under ``_cond`` (notifying it), keeps a
+    write error in ``_error``, and says in :meth:`_stopped` when nothing
+    will drain the queue any more.
     """
 
-    def __init__(self, store: TradeStore, *, max_batch: int = 10_000) -> None:
-        self.store = store
-        self.max_batch = max_batch
+    def __init__(self) -> None:
         self._queue: queue.SimpleQueue[Sequence[StoreOp] | None] = queue.SimpleQueue()
         self._cond = threading.Condition()
         self._submitted = 0
         self._done = 0
         self._error: BaseException | None = None
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
-        self._thread.start()
+
+    def _stopped(self) -> bool:
+        raise NotImplementedError
 
     def submit(self, ops: Sequence[StoreOp]) -> None:
         """Queue one list of ops; returns at once (never blocks on the database)."""
@@ -494,18 +494,51 @@ class StoreWriter:
 
         Raises:
             StoreError: a batch failed since the last flush (the error is
-                reported once, then cleared), or the timeout passed.
+                reported once, then cleared), the writer died, or the
+                timeout passed.
         """
         with self._cond:
             target = self._submitted
-            ok = self._cond.wait_for(
-                lambda: self._done >= target or not self._thread.is_alive(), timeout
-            )
+            ok = self._cond.wait_for(lambda: self._done >= target or self._stopped(), timeout)
+        if not ok:
+            self._raise_error()
+            raise StoreError("store writer flush timed out")
+        self._raise_error(target)
+
+    def _raise_error(self, target: int | None = None) -> None:
+        """Raise the kept write error, or StoreError when lists below ``target`` were lost."""
+        with self._cond:
             error, self._error = self._error, None
+            lost = target is not None and self._done < target
         if error is not None:
             raise StoreError(f"store writer failed: {error}") from error
-        if not ok:
-            raise StoreError("store writer flush timed out")
+        if lost:
+            raise StoreError("store writer died; its ops were not written")
+
+    @property
+    def pending(self) -> int:
+        """Lists submitted but not yet committed."""
+        with self._cond:
+            return self._submitted - self._done
+
+
+class StoreWriter(_Writer):
+    """Writes store ops off the caller's thread, in batches, in submit order.
+
+    Args:
+        store: the store to write to.
+        max_batch: at most this many submitted lists per transaction.
+    """
+
+    def __init__(self, store: TradeStore, *, max_batch: int = 10_000) -> None:
+        super().__init__()
+        self.store = store
+        self.max_batch = max_batch
+        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+        self._thread.start()
+
+    def _stopped(self) -> bool:
+        return not self._thread.is_alive()
 
     def close(self) -> None:
         """Write what is queued, stop the thread, and raise a pending error."""
@@ -513,16 +546,7 @@ class StoreWriter:
             self._closed = True
             self._queue.put(None)
             self._thread.join()
-        with self._cond:
-            error, self._error = self._error, None
-        if error is not None:
-            raise StoreError(f"store writer failed: {error}") from error
-
-    @property
-    def pending(self) -> int:
-        """Lists submitted but not yet committed."""
-        with self._cond:
-            return self._submitted - self._done
+        self._raise_error()
 
     def _run(self) -> None:
         stop = False
@@ -551,7 +575,7 @@ class StoreWriter:
                 self._cond.notify_all()
 
 
-class StoreProcessWriter:
+class StoreProcessWriter(_Writer):
     """Writes store ops in a child process, in batches, in submit order.
 
     Same interface and promises as :class:`StoreWriter` (``submit`` never
@@ -567,14 +591,9 @@ class StoreProcessWriter:
     """
 
     def __init__(self, url: str, *, schema: str | None = None, max_batch: int = 1_000) -> None:
+        super().__init__()
         self.url = url
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[Sequence[StoreOp] | None] = queue.SimpleQueue()
-        self._cond = threading.Condition()
-        self._submitted = 0
-        self._done = 0
-        self._error: BaseException | None = None
-        self._closed = False
         self._dead = False
         # forkserver: the child is forked from a small clean server process,
         # so it inherits neither this process's descriptors (the data-dir
@@ -609,33 +628,8 @@ class StoreProcessWriter:
         self._sender.start()
         self._receiver.start()
 
-    def submit(self, ops: Sequence[StoreOp]) -> None:
-        """Queue one list of ops; returns at once (never blocks on the database)."""
-        if self._closed:
-            raise StoreError("store writer is closed")
-        with self._cond:
-            self._submitted += 1
-        self._queue.put(ops)
-
-    def flush(self, timeout: float | None = None) -> None:
-        """Block until everything submitted so far is committed.
-
-        Raises:
-            StoreError: a batch failed since the last flush (the error is
-                reported once, then cleared), the child process died, or
-                the timeout passed.
-        """
-        with self._cond:
-            target = self._submitted
-            ok = self._cond.wait_for(lambda: self._done >= target or self._dead, timeout)
-            error, self._error = self._error, None
-            lost = self._done < target
-        if error is not None:
-            raise StoreError(f"store writer failed: {error}") from error
-        if not ok:
-            raise StoreError("store writer flush timed out")
-        if lost:
-            raise StoreError("store writer process died; its ops were not written")
+    def _stopped(self) -> bool:
+        return self._dead
 
     def close(self) -> None:
         """Write what is queued, stop the child, and raise a pending error."""
@@ -646,19 +640,7 @@ class StoreProcessWriter:
             self._receiver.join()
             self._process.join()
             self._acks.close()
-        with self._cond:
-            error, self._error = self._error, None
-            lost = self._done < self._submitted
-        if error is not None:
-            raise StoreError(f"store writer failed: {error}") from error
-        if lost:
-            raise StoreError("store writer process died; its ops were not written")
-
-    @property
-    def pending(self) -> int:
-        """Lists submitted but not yet committed."""
-        with self._cond:
-            return self._submitted - self._done
+        self._raise_error(self._submitted)
 
     def _send(self) -> None:
         """Drain the queue into the pipe: one message per drain, ``[n, ops]``."""

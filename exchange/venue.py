@@ -325,19 +325,7 @@ def parse_place(account_id: str, body: object, now: int) -> PlaceOrder:
 
 def create_product_command(product: Product) -> CreateProduct:
     """The journaled command that adds ``product``."""
-    return CreateProduct(
-        style=product.style,
-        name=product.name,
-        brand=product.brand,
-        category=product.category,
-        retail_price_cents=product.retail_price_cents,
-        release_date=product.release_date,
-        sizes=tuple(product.sizes),
-        tick_size_cents=product.tick_size_cents,
-        min_price_cents=product.min_price_cents,
-        max_price_cents=product.max_price_cents,
-        max_quantity=product.max_quantity,
-    )
+    return CreateProduct.from_product(product)
 
 
 def _parse_time(value: object, key: str) -> int:
