@@ -224,7 +224,11 @@ def run_engine(
 
 
 def recover(journal_dir: Path) -> dict[str, Any]:
-    """Time open + replay + decode + apply of a whole journal, no snapshot."""
+    """Time open + replay + decode + apply of a whole journal, no snapshot.
+
+    The engine replays as the venue's recovery does: not live (no answers,
+    no market-data events) and with the store already holding every record.
+    """
     gc.collect()
     gc.disable()
     try:
@@ -233,6 +237,8 @@ def recover(journal_dir: Path) -> dict[str, Any]:
         last_seq = journal.open()
         t_open = time.perf_counter() - t0
         engine = Engine()
+        engine.live = False
+        engine.store_ops_after = last_seq
         apply = engine.apply
         t1 = time.perf_counter()
         for seq, payload in journal.replay():

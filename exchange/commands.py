@@ -75,11 +75,19 @@ class _CommandBase:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Any:
         """Build the command from :meth:`to_dict` output (``type`` is ignored)."""
-        kwargs = {name: data[name] for name in _field_names(cls) if name in data}
-        for key, value in kwargs.items():
-            if isinstance(value, list):
-                kwargs[key] = tuple(value)
-        return cls(**kwargs)
+        names = _field_names(cls)
+        try:
+            # The usual case, every field present (journal replay): positional.
+            values = [data[name] for name in names]
+        except KeyError:
+            kwargs = {name: data[name] for name in names if name in data}
+            for key, value in kwargs.items():
+                if isinstance(value, list):
+                    kwargs[key] = tuple(value)
+            return cls(**kwargs)
+        if list in map(type, values):  # a C-level scan; lists are rare (sizes)
+            values = [tuple(v) if isinstance(v, list) else v for v in values]
+        return cls(*values)
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,9 +65,12 @@ event; :meth:`next_due` is amortized O(log n); the snapshot is O(state).
 from __future__ import annotations
 
 import heapq
+import time
 import zlib
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -78,7 +81,7 @@ from orderbook.commands import AmendOrder as BookAmend
 from orderbook.commands import CancelOrder as BookCancel
 from orderbook.commands import ExpireOrders as BookExpire
 from orderbook.commands import PlaceOrder as BookPlace
-from orderbook.events import Amended, Canceled, Fill, LevelChanged, Rejected
+from orderbook.events import Accepted, Amended, Canceled, Fill, LevelChanged, Rejected
 from orderbook.rules import (
     CancelReason,
     OrderType,
@@ -91,7 +94,7 @@ from orderbook.rules import (
 
 from .accounts import Account, Accounts, Role, parse_role, validate_name
 from .catalog import Catalog
-from .clock import HOUR_NS, rfc3339, rfc3339_opt
+from .clock import HOUR_NS, SECOND_NS
 from .commands import (
     AddHolding,
     AmendOrder,
@@ -138,6 +141,7 @@ SNAPSHOT_VERSION = 2
 StoreOp = tuple[str, dict[str, Any]]
 
 # Hot-path constants bound once (enum attribute lookups cost in loops).
+_ACCEPTED = Accepted
 _FILL = Fill
 _LEVEL = LevelChanged
 _CANCELED = Canceled
@@ -184,6 +188,9 @@ ORDER_KEYS = (
     "expires_at",
 )
 """The fields of an order row, in order (a closed order is kept as a tuple of them)."""
+
+_order_tuple = itemgetter(*ORDER_KEYS)
+"""An order row's values as a tuple in ORDER_KEYS order (in C, on the hot path)."""
 
 TRADE_KEYS = (
     "id",
@@ -248,6 +255,34 @@ class Outcome:
     trades: int = 0
     traded_cents: int = 0
     fees_cents: int = 0
+
+
+# Minute -> "YYYY-MM-DDTHH:MM:": the engine formats several far-apart times
+# per command (now, ship_by two days on, expiries whole days on), which
+# defeats clock.rfc3339's one-second cache; each of those recurs for a
+# minute of commands, so prefixes are cached per minute. Bounded: cleared
+# when it grows large.
+_MINUTE_PREFIX: dict[int, str] = {}
+_MINUTE_PREFIX_MAX = 8192
+
+
+def rfc3339(ns: int) -> str:
+    """Format ``ns`` as :func:`exchange.clock.rfc3339` does (RFC 3339 UTC, ms, ``Z``)."""
+    secs, rem = divmod(ns, SECOND_NS)
+    minute, sec = divmod(secs, 60)
+    prefix = _MINUTE_PREFIX.get(minute)
+    if prefix is None:
+        if len(_MINUTE_PREFIX) >= _MINUTE_PREFIX_MAX:
+            _MINUTE_PREFIX.clear()
+        prefix = _MINUTE_PREFIX[minute] = time.strftime(
+            "%Y-%m-%dT%H:%M:", time.gmtime(minute * 60)
+        )
+    return f"{prefix}{sec:02d}.{rem // 1_000_000:03d}Z"
+
+
+def rfc3339_opt(ns: int | None) -> str | None:
+    """:func:`rfc3339`, passing None through."""
+    return None if ns is None else rfc3339(ns)
 
 
 def _err(code: str, message: str) -> ExchangeError:
@@ -375,14 +410,18 @@ class Engine:
         self._settling: dict[int, TradeState] = {}
         self._deadlines = DeadlineQueue()
         self._open_orders = 0
-        # sku -> (checksum after its last book update, price of the 10th ask
-        # level, of the 10th bid level (None when fewer), the ask and bid
-        # parts of the checksummed string): derived, see _checksum.
-        self._checksums: dict[str, tuple[int, int | None, int | None, str, str]] = {}
+        # sku -> (ask mirror, bid mirror) of the book's best levels and the
+        # checksum string's parts: derived, see _checksum.
+        self._checksums: dict[str, tuple[_TopLevels, _TopLevels]] = {}
         self.live = True
-        """False while replaying a journal: answers are not built and book
-        checksums are left 0 (nobody reads them), which makes recovery
-        faster; everything else, market-data sequences included, is the same."""
+        """False while replaying a journal: answers and market-data events
+        are not built (nobody reads them), which makes recovery faster;
+        everything else, market-data sequences included, is the same."""
+        self.store_ops_after = 0
+        """While not :attr:`live`, the order, trade and ledger store ops of
+        commands with ``seq`` at or below this may be left out (the venue sets
+        it to the seq its store already holds); live, every op is built."""
+        self._want_ops = True
 
     # ------------------------------------------------------------------ ids
 
@@ -652,6 +691,7 @@ class Engine:
         if ts > self.last_ts:
             self.last_ts = ts
         out = Outcome(seq, ts)
+        self._want_ops = self.live or seq > self.store_ops_after
         kind = type(cmd)
         if kind is PlaceOrder:
             self._apply_place(cmd, out)  # type: ignore[arg-type]
@@ -801,27 +841,36 @@ class Engine:
         trades: list[dict[str, Any]] = []
         changes: list[tuple[str, int, int]] = []
         counts: dict[tuple[str, int], int] = {}
+        live = self.live
+        levels_changed = False
         for ev in events:
             kind = type(ev)
+            # Events are NamedTuples: unpacking beats attribute access here.
+            if kind is _ACCEPTED:
+                continue
             if kind is _LEVEL:
-                side = "bid" if ev.side is _BID else "ask"
-                changes.append((side, ev.price_cents, ev.quantity))
-                counts[(side, ev.price_cents)] = ev.orders
+                levels_changed = True
+                if live:  # a replay builds no BookUpdate: skip its parts
+                    _, ev_side, price, qty, n_orders = ev
+                    side = "bid" if ev_side is _BID else "ask"
+                    changes.append((side, price, qty))
+                    counts[(side, price)] = n_orders
             elif kind is _FILL:
-                maker = orders[ev.maker_order_id]
-                tk = orders[ev.taker_order_id]
-                maker["filled_quantity"] += ev.quantity
-                tk["filled_quantity"] += ev.quantity
+                _, taker_id, maker_id, _, _, _, _, qty, taker_left, maker_left = ev
+                maker = orders[maker_id]
+                tk = orders[taker_id]
+                maker["filled_quantity"] += qty
+                tk["filled_quantity"] += qty
                 maker["updated_at"] = ts
                 tk["updated_at"] = ts
-                if ev.maker_remaining == 0:
+                if maker_left == 0:
                     maker["status"] = FILLED
                     self._open_orders -= 1
-                if ev.taker_remaining == 0:
+                if taker_left == 0:
                     tk["status"] = FILLED
                     self._open_orders -= 1
-                touched[maker["id"]] = maker
-                touched[tk["id"]] = tk
+                touched[maker_id] = maker
+                touched[taker_id] = tk
                 trades.append(self._trade(sku, ev, ts, out))
             elif kind is _CANCELED:
                 o = orders[ev.order_id]
@@ -851,71 +900,87 @@ class Engine:
         md = self._md.get(sku)
         if md is None:
             md = self._md[sku] = [0, 0, 0]
-        for t in trades:
-            md[0] += 1
-            out.md.append(
-                TradePrint(
-                    sku, md[0], md[2], t["id"], t["price_cents"], t["quantity"], t["taker_side"], ts
-                )
-            )
-            out.md_orders.append(None)
-            md[2] = md[0]
-        if changes:
-            md[0] += 1
-            if self.live:
-                checksum = self._checksum(sku, changes)
-            else:
-                checksum = 0
+        if not live:
+            # Replaying: only the sequences matter (nobody reads the events).
+            if trades:
+                md[0] += len(trades)
+                md[2] = md[0]
+            if levels_changed:
+                md[0] += 1
+                md[1] = md[0]
                 self._checksums.pop(sku, None)
-            out.md.append(BookUpdate(sku, md[0], md[1], tuple(changes), checksum, ts))
-            out.md_orders.append(counts)
-            md[1] = md[0]
+        else:
+            for t in trades:
+                md[0] += 1
+                out.md.append(
+                    TradePrint(
+                        sku,
+                        md[0],
+                        md[2],
+                        t["id"],
+                        t["price_cents"],
+                        t["quantity"],
+                        t["taker_side"],
+                        ts,
+                    )
+                )
+                out.md_orders.append(None)
+                md[2] = md[0]
+            if changes:
+                md[0] += 1
+                checksum = self._checksum(sku, changes)
+                out.md.append(BookUpdate(sku, md[0], md[1], tuple(changes), checksum, ts))
+                out.md_orders.append(counts)
+                md[1] = md[0]
         ops = out.store_ops
+        want_ops = self._want_ops
         for o in touched.values():
-            ops.append(("order", dict(o)))
+            if want_ops:
+                ops.append(("order", dict(o)))
             if o["status"] != OPEN:
-                self._orders[o["id"]] = tuple([o[k] for k in ORDER_KEYS])
+                self._orders[o["id"]] = _order_tuple(o)
         return trades
 
     def _checksum(self, sku: str, changes: list[tuple[str, int, int]]) -> int:
-        """The book's checksum after ``changes``, recomputed only when needed.
+        """The book's checksum after ``changes``, kept up to date incrementally.
 
         The rule is :func:`orderbook.checksum.book_checksum`'s (the test of
         this method compares with ``OrderBook.checksum`` after every
-        command); here each side's part of the string is cached with the
-        price of that side's 10th level (None when it has fewer). While
-        every change on a side lies strictly beyond its cut (an ask above
-        it, a bid below it), the levels at or better than the cut are
-        untouched, so that side's top 10, its part of the string and its
-        cut are what they were. Deep orders skip the book entirely, and a
-        change on one side leaves the other side's part as it was.
+        command). Each side keeps a :class:`_TopLevels` mirror of its best
+        levels, updated from the command's level changes (each carries the
+        level's new total), so the book's ladder is read only when a side's
+        mirror runs short of :data:`CHECKSUM_DEPTH` levels; the side's part of
+        the string is rejoined only when a change lands among its top 10.
         """
         cached = self._checksums.get(sku)
         if cached is None:
-            ask_dirty = bid_dirty = True
-            ask_part = bid_part = ""
-            ask_cut = bid_cut = None
+            bids, asks = self.books[sku].depth(_MIRROR_DEPTH)
+            ask_top = _TopLevels(asks, 1)
+            bid_top = _TopLevels(bids, -1)
+            self._checksums[sku] = (ask_top, bid_top)
         else:
-            checksum, ask_cut, bid_cut, ask_part, bid_part = cached
+            ask_top, bid_top = cached
             ask_dirty = bid_dirty = False
-            for side, price, _ in changes:
+            for side, price, qty in changes:
                 if side == "ask":
-                    if ask_cut is None or price <= ask_cut:
+                    if ask_top.change(price, price, qty):
                         ask_dirty = True
-                elif bid_cut is None or price >= bid_cut:
+                elif bid_top.change(-price, price, qty):
                     bid_dirty = True
+            if ask_dirty or bid_dirty:
+                refill = (ask_dirty and ask_top.short()) or (bid_dirty and bid_top.short())
+                bids_asks = self.books[sku].depth(_MIRROR_DEPTH) if refill else None
+                if ask_dirty:
+                    ask_top.rejoin(None if bids_asks is None else bids_asks[1])
+                if bid_dirty:
+                    bid_top.rejoin(None if bids_asks is None else bids_asks[0])
+            if len(ask_top.keys) > _MIRROR_MAX:
+                ask_top.trim()
+            if len(bid_top.keys) > _MIRROR_MAX:
+                bid_top.trim()
             if not (ask_dirty or bid_dirty):
-                return checksum
-        bids, asks = self.books[sku].depth(CHECKSUM_DEPTH)
-        if ask_dirty:
-            ask_part = ",".join([f"{p}:{q}" for p, q, _ in asks])
-            ask_cut = asks[-1][0] if len(asks) >= CHECKSUM_DEPTH else None
-        if bid_dirty:
-            bid_part = ",".join([f"{p}:{q}" for p, q, _ in bids])
-            bid_cut = bids[-1][0] if len(bids) >= CHECKSUM_DEPTH else None
-        checksum = zlib.crc32(f"{ask_part}|{bid_part}".encode("ascii"))
-        self._checksums[sku] = (checksum, ask_cut, bid_cut, ask_part, bid_part)
-        return checksum
+                return ask_top.checksum_with(bid_top)
+        return ask_top.checksum_with(bid_top, fresh=True)
 
     # ----------------------------------------------------------- trades
 
@@ -974,7 +1039,8 @@ class Engine:
         out.trades += 1
         out.traded_cents += fees.gross_cents
         out.fees_cents += fees.platform_fee_cents
-        out.store_ops.append(("trade", dict(trade)))
+        if self._want_ops:
+            out.store_ops.append(("trade", dict(trade)))
         self._record(opened.entries, out)
         return trade
 
@@ -1005,7 +1071,8 @@ class Engine:
                 by_account[entry.account_id] = [lid]
             else:
                 lst.append(lid)
-            out.store_ops.append(("ledger", dict(row)))
+            if self._want_ops:
+                out.store_ops.append(("ledger", dict(row)))
 
     # ------------------------------------------------------- settlement
 
@@ -1236,7 +1303,7 @@ class Engine:
     def _order_values(self, order_id: int) -> list[Any]:
         order = self._orders[order_id]
         if type(order) is dict:
-            return [order[k] for k in ORDER_KEYS]
+            return list(_order_tuple(order))
         return list(order)
 
     def _order(self, order_id: int) -> dict[str, Any] | None:
@@ -1351,6 +1418,77 @@ class Engine:
     def restore_bytes(cls, data: bytes) -> Engine:
         """:meth:`restore` from :meth:`snapshot_bytes` output."""
         return cls.restore(orjson.loads(data))
+
+
+_MIRROR_DEPTH = 2 * CHECKSUM_DEPTH
+"""Levels a side's :class:`_TopLevels` reads from the book when (re)filled."""
+_MIRROR_MAX = 4 * CHECKSUM_DEPTH
+"""A mirror grown beyond this is cut back to :data:`_MIRROR_DEPTH` levels."""
+
+
+class _TopLevels:
+    """One side's best levels, mirrored for the checksum (engine-internal).
+
+    Invariant: ``keys`` (ascending; the price for asks, minus the price for
+    bids) holds exactly the book's live levels of that side whose key is at
+    most ``keys[-1]``, and all of them when ``complete``; ``strs`` holds each
+    level's ``price:quantity``; ``part`` is the checksum string's part for
+    the side as of the last :meth:`rejoin`.
+    """
+
+    __slots__ = ("checksum", "complete", "keys", "part", "sign", "strs")
+
+    def __init__(self, levels: list[tuple[int, int, int]], sign: int) -> None:
+        self.sign = sign
+        self.checksum = 0
+        self.keys: list[int] = []
+        self.strs: list[str] = []
+        self.complete = True
+        self.part = ""
+        self.rejoin(levels)
+
+    def change(self, key: int, price: int, qty: int) -> bool:
+        """Apply a level's new total ``qty`` (0: gone); True when it is in the top 10."""
+        keys = self.keys
+        i = bisect_left(keys, key)
+        if i < len(keys) and keys[i] == key:
+            if qty:
+                self.strs[i] = f"{price}:{qty}"
+            else:
+                del keys[i]
+                del self.strs[i]
+        elif qty and (i < len(keys) or self.complete):
+            keys.insert(i, key)
+            self.strs.insert(i, f"{price}:{qty}")
+        else:
+            # Beyond the mirror's last level (or a removal of one): not mirrored.
+            return False
+        return i < CHECKSUM_DEPTH
+
+    def short(self) -> bool:
+        """Whether the book may hold top-10 levels the mirror lacks."""
+        return not self.complete and len(self.keys) < CHECKSUM_DEPTH
+
+    def rejoin(self, levels: list[tuple[int, int, int]] | None) -> None:
+        """Rebuild ``part``; first refill from ``levels`` (best first) when given."""
+        if levels is not None:
+            sign = self.sign
+            self.keys = [sign * p for p, _, _ in levels]
+            self.strs = [f"{p}:{q}" for p, q, _ in levels]
+            self.complete = len(levels) < _MIRROR_DEPTH
+        self.part = ",".join(self.strs[:CHECKSUM_DEPTH])
+
+    def trim(self) -> None:
+        """Forget the levels beyond the first :data:`_MIRROR_DEPTH`."""
+        del self.keys[_MIRROR_DEPTH:]
+        del self.strs[_MIRROR_DEPTH:]
+        self.complete = False
+
+    def checksum_with(self, bids: _TopLevels, fresh: bool = False) -> int:
+        """The book checksum of this (ask) side and ``bids``; cached unless ``fresh``."""
+        if fresh:
+            self.checksum = zlib.crc32(f"{self.part}|{bids.part}".encode("ascii"))
+        return self.checksum
 
 
 def holding_wire(holding: Holding) -> dict[str, Any]:

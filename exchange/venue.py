@@ -135,6 +135,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import time
@@ -407,15 +408,34 @@ def recover_engine(
         replayed: list[tuple[int, list[StoreOp]]] = []
         expect = engine.last_seq + 1
         engine.live = False
-        for seq, payload in journal.replay(after_seq=engine.last_seq):
-            if seq != expect:
-                raise RuntimeError(f"journal replay expected seq {expect}, found {seq}")
-            expect += 1
-            ts, cmd = decode_record(payload)
-            out = engine.apply(seq, ts, cmd)
-            if keep_store_ops_after is not None and seq > keep_store_ops_after and out.store_ops:
-                replayed.append((seq, out.store_ops))
+        # The engine skips building the store ops nobody keeps: those the
+        # store already holds (all of them when keep_store_ops_after is None).
+        engine.store_ops_after = (
+            journal.last_seq if keep_store_ops_after is None else keep_store_ops_after
+        )
+        # Replay allocates millions of long-lived objects and hardly any
+        # cyclic garbage: the collector's passes over them only cost time
+        # (the venue's caller collects and freezes once recovery is done).
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for seq, payload in journal.replay(after_seq=engine.last_seq):
+                if seq != expect:
+                    raise RuntimeError(f"journal replay expected seq {expect}, found {seq}")
+                expect += 1
+                ts, cmd = decode_record(payload)
+                out = engine.apply(seq, ts, cmd)
+                if (
+                    keep_store_ops_after is not None
+                    and seq > keep_store_ops_after
+                    and out.store_ops
+                ):
+                    replayed.append((seq, out.store_ops))
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         engine.live = True
+        engine.store_ops_after = 0
         engine.ship_deadline_ns = ship_deadline_ns
     except BaseException:
         if lock:
