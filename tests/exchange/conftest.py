@@ -8,6 +8,8 @@ recovery tests can replay them.
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from exchange.commands import (
     encode_record,
 )
 from exchange.engine import Engine, Outcome
+from exchange.store import TradeStore, sqlite_url
 
 T0 = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
 MS = 1_000_000
@@ -144,3 +147,39 @@ def rows(outcome: Outcome, kind: str) -> list[dict[str, Any]]:
 
 
 HOUR_NS = 3600 * 1_000_000_000
+
+
+# -- trade stores on both backends -------------------------------------------
+
+STORE_BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def open_test_store(backend: str, tmp_path: Path) -> TradeStore:
+    """A new, created store on ``backend`` ("sqlite" or "postgresql").
+
+    PostgreSQL gets a unique schema (the caller drops it with ``drop_all``);
+    its URL comes from EXCHANGE_TEST_DATABASE_URL, whose absence fails the
+    test under CI and skips it elsewhere.
+    """
+    if backend == "sqlite":
+        store = TradeStore(sqlite_url(str(tmp_path)))
+    else:
+        url = os.environ.get("EXCHANGE_TEST_DATABASE_URL")
+        if not url:
+            if os.environ.get("CI") == "true":
+                pytest.fail("EXCHANGE_TEST_DATABASE_URL must be set in CI")
+            pytest.skip("EXCHANGE_TEST_DATABASE_URL is not set")
+        store = TradeStore(url, schema=f"t_{uuid.uuid4().hex[:12]}")
+    store.create_all()
+    return store
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TradeStore]:
+    """An empty store on each backend, dropped after the test."""
+    s = open_test_store(request.param, tmp_path)
+    try:
+        yield s
+    finally:
+        s.drop_all()
+        s.close()

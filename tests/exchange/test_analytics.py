@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import io
 import math
-import os
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -23,7 +19,7 @@ from exchange.analytics import (
     summaries_frame,
 )
 from exchange.errors import ExchangeError
-from exchange.store import StoreWriter, TradeStore, sqlite_url
+from exchange.store import StoreWriter, TradeStore
 
 DAY = 86_400 * 10**9
 HOUR = 3600 * 10**9
@@ -207,26 +203,6 @@ def test_daily_and_weekly_candles_start_at_midnight_and_monday() -> None:
 
 
 # -- through the store (SQLite and PostgreSQL) ------------------------------
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TradeStore]:
-    """An empty store per backend (PostgreSQL: a unique schema, dropped after)."""
-    if request.param == "sqlite":
-        s = TradeStore(sqlite_url(str(tmp_path)))
-    else:
-        url = os.environ.get("EXCHANGE_TEST_DATABASE_URL")
-        if not url:
-            if os.environ.get("CI") == "true":
-                pytest.fail("EXCHANGE_TEST_DATABASE_URL must be set in CI")
-            pytest.skip("EXCHANGE_TEST_DATABASE_URL is not set")
-        s = TradeStore(url, schema=f"t_{uuid.uuid4().hex[:12]}")
-    s.create_all()
-    try:
-        yield s
-    finally:
-        s.drop_all()
-        s.close()
 
 
 def trade_op(i: int, time: int, price: int, qty: int = 1, status: str = "delivered",

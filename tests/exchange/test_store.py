@@ -3,13 +3,10 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,32 +16,6 @@ from sqlalchemy import inspect
 from exchange.store import StoreError, StoreProcessWriter, StoreWriter, TradeStore, sqlite_url
 
 T0 = 1_717_200_000_000_000_000  # 2024-06-01T00:00:00Z
-
-
-def pg_url() -> str | None:
-    """The PostgreSQL URL for tests; in CI its absence is a failure, never a skip."""
-    url = os.environ.get("EXCHANGE_TEST_DATABASE_URL")
-    if not url and os.environ.get("CI") == "true":
-        pytest.fail("EXCHANGE_TEST_DATABASE_URL must be set in CI")
-    return url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TradeStore]:
-    """An empty store on each backend; PostgreSQL gets a unique schema, dropped after."""
-    if request.param == "sqlite":
-        s = TradeStore(sqlite_url(str(tmp_path)))
-    else:
-        url = pg_url()
-        if not url:
-            pytest.skip("EXCHANGE_TEST_DATABASE_URL is not set")
-        s = TradeStore(url, schema=f"t_{uuid.uuid4().hex[:12]}")
-    s.create_all()
-    try:
-        yield s
-    finally:
-        s.drop_all()
-        s.close()
 
 
 def trade(i: int, **kw: Any) -> tuple[str, dict[str, Any]]:

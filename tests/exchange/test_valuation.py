@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,13 +12,15 @@ import pytest
 
 from exchange.analytics import Analytics
 from exchange.errors import ExchangeError
-from exchange.store import TradeStore, sqlite_url
+from exchange.store import TradeStore
 from exchange.valuation import (
     MAX_HISTORY_POINTS,
     history_points,
     totals_by_account,
     value_at_marks,
 )
+
+from .conftest import STORE_BACKENDS, open_test_store
 
 DAY = 86_400 * 10**9
 
@@ -79,19 +79,10 @@ def test_history_points_align_to_the_interval() -> None:
 # Mar 4 08:00 for 11000 (realized +1500); h5 A added by hand Mar 1, taken back.
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=STORE_BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TradeStore]:
     """The worked example in a store per backend (PostgreSQL: a unique schema)."""
-    if request.param == "sqlite":
-        s = TradeStore(sqlite_url(str(tmp_path)))
-    else:
-        url = os.environ.get("EXCHANGE_TEST_DATABASE_URL")
-        if not url:
-            if os.environ.get("CI") == "true":
-                pytest.fail("EXCHANGE_TEST_DATABASE_URL must be set in CI")
-            pytest.skip("EXCHANGE_TEST_DATABASE_URL is not set")
-        s = TradeStore(url, schema=f"t_{uuid.uuid4().hex[:12]}")
-    s.create_all()
+    s = open_test_store(request.param, tmp_path)
 
     def trade(i: int, sku: str, time: int, price: int, status: str = "delivered") -> Any:
         return ("trade", {"id": i, "sku": sku, "style": sku, "price_cents": price, "quantity": 1,
