@@ -187,8 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="serve plus simulated traders, so prices move and trade")
     _add_serve_flags(demo)
-    demo.add_argument("--orders-per-second", type=_non_negative_float, default=4.0,
-                      help="simulated orders per second (default 4)")
+    demo.add_argument("--orders-per-second", type=_non_negative_float, default=8.0,
+                      help="simulated orders per second (default 8)")
+    demo.add_argument("--skus", type=_positive_int, default=24,
+                      help="how many SKUs the simulated traders trade (default 24)")
     demo.add_argument("--seed", type=int, default=None, help="random seed for the simulation")
 
     accounts = sub.add_parser("accounts", help="manage accounts while the server is stopped")
@@ -313,7 +315,9 @@ async def _serve(args: argparse.Namespace, *, demo: bool) -> int:
             from .demo import run_demo_traders
 
             demo_task = asyncio.create_task(
-                run_demo_traders(venue, rate=args.orders_per_second, seed=args.seed)
+                run_demo_traders(
+                    venue, rate=args.orders_per_second, seed=args.seed, skus=args.skus
+                )
             )
         await stop.wait()
         print("shutting down", file=sys.stderr, flush=True)

@@ -90,7 +90,7 @@ class DemoMarket:
 
 
 async def run_demo_traders(
-    venue: Venue, *, rate: float = 4.0, seed: int | None = None, skus: int = 8
+    venue: Venue, *, rate: float = 8.0, seed: int | None = None, skus: int = 24
 ) -> None:
     """Trade forever (until canceled) at about ``rate`` orders per second."""
     if rate <= 0:
