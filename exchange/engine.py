@@ -34,6 +34,10 @@ CONTRACT
   in match order, then one :class:`BookUpdate` with every level it changed
   (bid before ask, price ascending) and the book's checksum after it.
   ``prev_sequence`` is the previous event of the same channel and SKU.
+  When a trade's settlement becomes ``canceled`` the command that did it
+  (a :class:`Tick` or a failed :class:`AuthenticateTrade`) emits a
+  :class:`TradeCanceled` on the trade's SKU, on the trades channel (it takes
+  the next ``sequence``; replaying advances the sequences the same way).
 - Settlement (:mod:`exchange.settlement`): a trade starts
   ``awaiting_shipment`` with ``ship_by = ts + ship_deadline``; the seller
   ships it (:class:`MarkShipped`, only while ``ts < ship_by``); an
@@ -111,7 +115,7 @@ from .commands import (
 from .errors import ExchangeError
 from .fees import DEFAULT_SCHEDULE, FeeSchedule, SellerStats
 from .fees import seller_level as fee_seller_level
-from .marketdata import BookUpdate, MarketDataEvent, TradePrint
+from .marketdata import BookUpdate, MarketDataEvent, TradeCanceled, TradePrint
 from .portfolio import Holding, Portfolios, check_manual
 from .settlement import (
     DeadlineQueue,
@@ -1088,6 +1092,7 @@ class Engine:
             if status is SettlementStatus.CANCELED:
                 # A canceled trade is not a sale: it no longer counts for levels.
                 self.seller_stats.remove_sale(trade["seller_id"], trade["id"])
+                self._md_trade_canceled(trade, out)
             else:
                 self._deliver(trade, out)
         else:
@@ -1095,6 +1100,28 @@ class Engine:
             self._deadlines.discard(trade["id"])
         self._record(step.entries, out)
         out.store_ops.append(("trade", dict(trade)))
+
+    def _md_trade_canceled(self, trade: dict[str, Any], out: Outcome) -> None:
+        """Tell market data that a printed trade is no longer a sale."""
+        sku = trade["sku"]
+        md = self._md.get(sku)
+        if md is None:
+            md = self._md[sku] = [0, 0, 0]
+        md[0] += 1
+        if self.live:  # a replay builds no events, but its sequences advance alike
+            out.md.append(
+                TradeCanceled(
+                    sku,
+                    md[0],
+                    md[2],
+                    trade["id"],
+                    trade["price_cents"],
+                    trade["quantity"],
+                    out.ts,
+                )
+            )
+            out.md_orders.append(None)
+        md[2] = md[0]
 
     def _apply_ship(self, cmd: MarkShipped, out: Outcome) -> None:
         trade = self._trades[cmd.trade_id]

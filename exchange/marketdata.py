@@ -6,9 +6,11 @@ them are durable, in the order of the journal.
 
 Sequencing (per SKU): one market-data ``sequence`` rises by exactly one for
 every market-data event of the SKU (a :class:`BookUpdate` batch of one
-command, or a :class:`TradePrint`). ``prev_sequence`` is the sequence of the
-previous event of the same kind (channel) and SKU, 0 for the first. One
-command's market data goes out as its trades first, then one book batch.
+command, a :class:`TradePrint`, or a :class:`TradeCanceled`).
+``prev_sequence`` is the sequence of the previous event of the same channel
+and SKU, 0 for the first: the ``trades`` channel carries both
+:class:`TradePrint` and :class:`TradeCanceled`. One command's market data
+goes out as its trades first, then one book batch.
 
 :class:`L2Mirror` keeps the released L2 state of every SKU (what clients can
 know), so snapshots served by the feed and by REST never show state that a
@@ -29,6 +31,7 @@ __all__ = [
     "BookUpdate",
     "L2Mirror",
     "MarketDataEvent",
+    "TradeCanceled",
     "TradePrint",
     "book_checksum",
 ]
@@ -63,7 +66,25 @@ class TradePrint(NamedTuple):
     time: int
 
 
-MarketDataEvent = BookUpdate | TradePrint
+class TradeCanceled(NamedTuple):
+    """A printed trade whose settlement was canceled: it is no longer a sale.
+
+    Emitted when a trade misses its ship deadline or fails authentication.
+    On the ``trades`` channel: ``prev_sequence`` is the previous
+    :class:`TradePrint` or :class:`TradeCanceled` of the SKU. ``price_cents``
+    and ``quantity`` are the canceled trade's; ``time`` is the cancel's.
+    """
+
+    sku: str
+    sequence: int
+    prev_sequence: int
+    trade_id: int
+    price_cents: int
+    quantity: int
+    time: int
+
+
+MarketDataEvent = BookUpdate | TradePrint | TradeCanceled
 
 
 class BookSnapshot(NamedTuple):
@@ -136,7 +157,7 @@ class L2Mirror:
         """
         book = self._levels(event.sku)
         book.sequence = event.sequence
-        if type(event) is TradePrint:
+        if type(event) is not BookUpdate:  # trades channel: TradePrint, TradeCanceled
             book.trade_sequence = event.sequence
             return
         book.book_sequence = event.sequence

@@ -395,6 +395,9 @@ class FeedClient:
             self._on_snapshot(message)
         elif kind == "trade":
             self._on_trade(message)
+        elif kind == "trade_canceled":
+            # Continues the trades channel's sequence chain: not a gap.
+            self._trade_sequence(message)
         elif kind == "ticker":
             self._deliver("ticker", self.on_ticker, message)
         elif kind == "candle":
@@ -456,12 +459,16 @@ class FeedClient:
         task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
     def _on_trade(self, message: Message) -> None:
+        self._trade_sequence(message)
+        self._deliver("trade", self.on_trade, message)
+
+    def _trade_sequence(self, message: Message) -> None:
+        """Check a trades-channel message (trade or trade_canceled) against the last."""
         sku = message["sku"]
         last = self._trade_seq.get(sku)
         if last is not None and message["prev_sequence"] != last:
             self.stats.trade_gaps += 1
         self._trade_seq[sku] = message["sequence"]
-        self._deliver("trade", self.on_trade, message)
 
     def _deliver(self, kind: str, callback: Callback | None, message: Message) -> None:
         if callback is not None:

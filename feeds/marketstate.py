@@ -14,6 +14,14 @@ A SKU's state starts from an optional history (``seed``), asked for once, the
 first time the SKU is touched, so that a restarted feed does not report an
 empty day; trades whose id is not newer than the history's newest are not
 counted twice.
+
+A canceled trade (:class:`TradeCanceled`) stops counting at once: it leaves
+the 24-hour window (volume), the last sale falls back to the newest trade
+still known and not canceled, and each current candle that contains it is
+recomputed from the trades the state keeps (the last 24 hours). A candle
+that also holds trades older than that (a day or week candle that started
+more than 24 hours before) is left as it is; a candle left without trades is
+dropped (no ``candle`` message: the ``trade_canceled`` says why).
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from exchange.marketdata import TradePrint
+from exchange.marketdata import TradeCanceled, TradePrint
 
 from .protocol import INTERVAL_NS, candle_message, ticker_message
 
@@ -49,6 +57,7 @@ class _Sku:
         "candles",
         "last_sale",
         "last_trade_id",
+        "ref_id",
         "ref_price",
         "sequence",
         "time",
@@ -62,15 +71,19 @@ class _Sku:
         self.last_sale: int | None = None
         self.last_trade_id = 0
         self.ref_price: int | None = None
-        # (time, price, qty) of trades inside the last 24 hours, oldest first.
-        self.window: deque[tuple[int, int, int]] = deque()
+        self.ref_id = 0
+        # (time, price, qty, trade_id) of trades inside the last 24 hours,
+        # oldest first; trade ids let a cancel find its trade.
+        self.window: deque[tuple[int, int, int, int]] = deque()
         self.volume = 0
         # interval -> [start, open, high, low, close, volume, sequence]
         self.candles: dict[str, list[int]] = {}
 
-    def add_trade(self, time_ns: int, price: int, qty: int, sequence: int) -> None:
+    def add_trade(
+        self, time_ns: int, price: int, qty: int, sequence: int, trade_id: int = 0
+    ) -> None:
         self.last_sale = price
-        self.window.append((time_ns, price, qty))
+        self.window.append((time_ns, price, qty, trade_id))
         self.volume += qty
         for interval in INTERVAL_NS:
             start = candle_start(time_ns, interval)
@@ -91,9 +104,58 @@ class _Sku:
         cutoff = now_ns - DAY_NS
         window = self.window
         while window and window[0][0] <= cutoff:
-            _, price, qty = window.popleft()
+            _, price, qty, trade_id = window.popleft()
             self.ref_price = price
+            self.ref_id = trade_id
             self.volume -= qty
+
+    def cancel_trade(self, trade_id: int, sequence: int) -> list[str]:
+        """Stop counting a trade; returns the intervals whose candle changed."""
+        window = self.window
+        found = None
+        for index, entry in enumerate(window):
+            if entry[3] == trade_id:
+                found = entry
+                del window[index]
+                break
+        if self.ref_id and self.ref_id == trade_id:
+            # The reference sale is gone and the one before it is not kept.
+            self.ref_price = None
+            self.ref_id = 0
+            if not window:
+                self.last_sale = None  # it was also the last sale
+        if found is None:
+            return []  # older than what is kept: nothing left to correct
+        time_ns, _, qty, _ = found
+        self.volume -= qty
+        if window:
+            self.last_sale = window[-1][1]
+        else:
+            self.last_sale = self.ref_price
+        # Trades older than the window's cutoff are not kept: a candle that
+        # starts at or before it cannot be recomputed.
+        cutoff = self.time - DAY_NS
+        changed: list[str] = []
+        for interval, candle in list(self.candles.items()):
+            start = candle[0]
+            if not start <= time_ns < start + INTERVAL_NS[interval] or start <= cutoff:
+                continue
+            inside = [e for e in window if start <= e[0] < start + INTERVAL_NS[interval]]
+            if not inside:
+                del self.candles[interval]
+                continue
+            prices = [e[1] for e in inside]
+            self.candles[interval] = [
+                start,
+                prices[0],
+                max(prices),
+                min(prices),
+                prices[-1],
+                sum(e[2] for e in inside),
+                sequence,
+            ]
+            changed.append(interval)
+        return changed
 
     def change_pct(self) -> float | None:
         if self.ref_price is None or self.last_sale is None:
@@ -136,7 +198,7 @@ class MarketState:
                 except Exception:  # a missing store must not stop the feed
                     history = []
                 for trade_id, time_ns, price, qty in history:
-                    state.add_trade(time_ns, price, qty, 0)
+                    state.add_trade(time_ns, price, qty, 0, trade_id)
                     state.last_trade_id = max(state.last_trade_id, trade_id)
                     state.time = max(state.time, time_ns)
             if self._sequence is not None:
@@ -151,9 +213,28 @@ class MarketState:
         state.time = event.time
         if event.trade_id > state.last_trade_id:
             state.last_trade_id = event.trade_id
-            state.add_trade(event.time, event.price_cents, event.quantity, event.sequence)
+            state.add_trade(
+                event.time, event.price_cents, event.quantity, event.sequence, event.trade_id
+            )
         state.roll(event.time)
         candles = [self._candle(event.sku, state, interval) for interval in state.candles]
+        return self._ticker(event.sku, state), candles
+
+    def on_trade_canceled(
+        self, event: TradeCanceled
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Stop counting a canceled trade.
+
+        Returns the new ``ticker`` and the recomputed ``candle`` of each
+        interval whose current candle held the trade (none when the trade is
+        older than what is kept, or when the candle is left empty).
+        """
+        state = self._state(event.sku, event.time)
+        state.sequence = event.sequence
+        state.time = max(state.time, event.time)
+        state.roll(event.time)
+        changed = state.cancel_trade(event.trade_id, event.sequence)
+        candles = [self._candle(event.sku, state, interval) for interval in changed]
         return self._ticker(event.sku, state), candles
 
     def on_book(self, sku: str, sequence: int, time_ns: int) -> dict[str, Any] | None:

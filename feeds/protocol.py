@@ -35,7 +35,7 @@ from typing import Any
 import orjson
 
 from exchange.clock import rfc3339
-from exchange.marketdata import BookSnapshot, BookUpdate, TradePrint
+from exchange.marketdata import BookSnapshot, BookUpdate, TradeCanceled, TradePrint
 
 __all__ = [
     "DEFAULT_INTERVAL",
@@ -55,6 +55,7 @@ __all__ = [
     "subscriptions_message",
     "text_frame",
     "ticker_message",
+    "trade_canceled_message",
     "trade_message",
 ]
 
@@ -375,6 +376,24 @@ def trade_message(event: TradePrint) -> dict[str, Any]:
         "price_cents": event.price_cents,
         "quantity": event.quantity,
         "taker_side": event.taker_side,
+        "time": rfc3339(event.time),
+    }
+
+
+def trade_canceled_message(event: TradeCanceled) -> dict[str, Any]:
+    """A ``trade_canceled``: a trade printed earlier is no longer a sale.
+
+    Sent on the ``trades`` channel; its ``sequence`` and ``prev_sequence``
+    continue the channel's chain like a ``trade``'s. ``time`` is the cancel's.
+    """
+    return {
+        "type": "trade_canceled",
+        "sku": event.sku,
+        "sequence": event.sequence,
+        "prev_sequence": event.prev_sequence,
+        "id": event.trade_id,
+        "price_cents": event.price_cents,
+        "quantity": event.quantity,
         "time": rfc3339(event.time),
     }
 

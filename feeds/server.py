@@ -62,7 +62,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from exchange.clock import parse_rfc3339
-from exchange.marketdata import BookUpdate, L2Mirror, MarketDataEvent
+from exchange.marketdata import BookUpdate, L2Mirror, MarketDataEvent, TradeCanceled
 
 from .marketstate import HistoryTrade, MarketState
 from .metrics import (
@@ -84,6 +84,7 @@ from .protocol import (
     heartbeat_message,
     snapshot_message,
     text_frame,
+    trade_canceled_message,
     trade_message,
 )
 
@@ -333,11 +334,20 @@ class FeedServer:
                 if ticker is not None:
                     self._fanout(("ticker", sku, ""), self._star_ticker, _TICKER, sku, ticker)
             else:
+                canceled = type(event) is TradeCanceled
                 targets = subs.get(("trades", sku, ""))
                 if targets or self._star_trades:
-                    item = (_TRADE, sku, text_frame(encode(trade_message(event))))  # type: ignore[arg-type]
+                    message = (
+                        trade_canceled_message(event)  # type: ignore[arg-type]
+                        if canceled
+                        else trade_message(event)  # type: ignore[arg-type]
+                    )
+                    item = (_TRADE, sku, text_frame(encode(message)))
                     self._fanout_item(targets, self._star_trades, item)
-                ticker, candles = market.on_trade(event)  # type: ignore[arg-type]
+                if canceled:
+                    ticker, candles = market.on_trade_canceled(event)  # type: ignore[arg-type]
+                else:
+                    ticker, candles = market.on_trade(event)  # type: ignore[arg-type]
                 self._fanout(("ticker", sku, ""), self._star_ticker, _TICKER, sku, ticker)
                 for candle in candles:
                     interval = candle["interval"]

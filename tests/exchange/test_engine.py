@@ -14,10 +14,11 @@ from exchange.commands import (
     PlaceOrder,
     RemoveHolding,
     Tick,
+    decode_record,
 )
 from exchange.engine import Engine
 from exchange.errors import ExchangeError
-from exchange.marketdata import BookUpdate, TradePrint
+from exchange.marketdata import BookUpdate, L2Mirror, TradeCanceled, TradePrint
 from orderbook.checksum import book_checksum
 
 from .conftest import MS, SKU, SKU2, T0, Driver, product_cmd, rows
@@ -608,3 +609,47 @@ def test_book_update_checksums_match_the_book(
                 assert ev.checksum == driver.engine.books[SKU].checksum()
                 checked += 1
     assert checked > 1000
+
+
+def test_canceled_settlement_publishes_trade_canceled_in_sequence(
+    driver: Driver, traders: tuple[str, str, str]
+) -> None:
+    alice, bob, carol = traders
+    auth = driver.account("checker", role="authenticator")
+    overdue_id = _trade(driver, alice, bob, price=20_000)
+    failed_id = _trade(driver, carol, bob, price=20_100, qty=2)
+    driver.run(MarkShipped(carol, failed_id))
+    failed = driver.run(AuthenticateTrade(auth, failed_id, False))
+    overdue_row = driver.engine.trade_row(overdue_id)
+    assert overdue_row is not None
+    overdue = driver.run(Tick(), ts=overdue_row["ship_by"] + 1)
+    (ev1,) = failed.md
+    (ev2,) = overdue.md
+    assert failed.md_orders == [None] and overdue.md_orders == [None]
+    # Two trades and their book batches came before: 6 events, the last trade at 5.
+    assert ev1 == TradeCanceled(SKU, 7, 5, failed_id, 20_100, 2, failed.ts)
+    assert ev2 == TradeCanceled(SKU, 8, 7, overdue_id, 20_000, 1, overdue.ts)
+    assert driver.engine.md_sequences(SKU) == (8, 6, 8)
+    # The next trade continues the chain after the cancels.
+    driver.place(alice, "ask", 20_000, 1)
+    out = driver.place(bob, "bid", 20_000, 1)
+    trade = next(e for e in out.md if isinstance(e, TradePrint))
+    assert (trade.sequence, trade.prev_sequence) == (10, 8)
+    # A replay (no events built) ends with the same sequences, byte for byte.
+    replayed = Engine()
+    replayed.live = False
+    for seq, payload in driver.journal:
+        ts, cmd = decode_record(payload)
+        assert replayed.apply(seq, ts, cmd).md == []
+    assert replayed.md_sequences(SKU) == driver.engine.md_sequences(SKU)
+    assert replayed.snapshot_bytes() == driver.engine.snapshot_bytes()
+
+
+def test_mirror_counts_trade_canceled_on_the_trades_channel() -> None:
+    mirror = L2Mirror()
+    mirror.apply(TradePrint(SKU, 1, 0, 1, 20_000, 1, "bid", T0))
+    mirror.apply(BookUpdate(SKU, 2, 0, (("ask", 20_100, 1),), 0, T0))
+    mirror.apply(TradeCanceled(SKU, 3, 1, 1, 20_000, 1, T0 + 1))
+    assert mirror.sequence(SKU) == 3
+    assert mirror.channel_sequences(SKU) == (2, 3)
+    assert mirror.best(SKU) == (None, 20_100)

@@ -11,7 +11,14 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from exchange.marketdata import BookUpdate, L2Mirror, MarketDataEvent, TradePrint, book_checksum
+from exchange.marketdata import (
+    BookUpdate,
+    L2Mirror,
+    MarketDataEvent,
+    TradeCanceled,
+    TradePrint,
+    book_checksum,
+)
 
 __all__ = ["FakeVenue"]
 
@@ -97,6 +104,18 @@ class FakeVenue:
     def trade(self, sku: str, price: int, qty: int, taker_side: str = "bid") -> TradePrint:
         """Publish one trade."""
         event = self.trade_print(sku, price, qty, taker_side)
+        self.publish([event])
+        return event
+
+    def cancel_trade(self, trade: TradePrint, now: int | None = None) -> TradeCanceled:
+        """Publish that ``trade`` was canceled in settlement (trades channel)."""
+        sku = trade.sku
+        seq = self.seq.get(sku, 0) + 1
+        self.seq[sku] = seq
+        prev = self.trade_seq.get(sku, 0)
+        self.trade_seq[sku] = seq
+        event = TradeCanceled(sku, seq, prev, trade.trade_id, trade.price_cents,
+                              trade.quantity, now or time.time_ns())
         self.publish([event])
         return event
 

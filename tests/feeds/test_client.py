@@ -156,3 +156,16 @@ async def test_a_bad_url_raises_instead_of_retrying() -> None:
     with pytest.raises(InvalidURI):
         await client.start()
     await client.close()
+
+
+async def test_trade_canceled_is_not_a_trade_gap(venue: FakeVenue, server: FeedServer) -> None:
+    trades: list[dict[str, Any]] = []
+    async with FeedClient(url(server), on_trade=trades.append) as client:
+        await client.subscribe(["trades"], [SKU])
+        await client.wait_for(lambda: client.stats.messages >= 1, timeout=2)  # subscriptions
+        first = venue.trade(SKU, 10000, 1)
+        venue.cancel_trade(first)
+        venue.trade(SKU, 10500, 1)
+        await client.wait_for(lambda: len(trades) == 2, timeout=2)
+        assert [t["prev_sequence"] for t in trades] == [0, 2]
+        assert client.stats.trade_gaps == 0

@@ -294,3 +294,36 @@ async def test_a_port_in_use_fails_start_and_leaves_nothing_subscribed(
     with pytest.raises(OSError):
         await second.start()
     assert len(venue.callbacks) == 1  # only the running server's
+
+
+async def test_trade_canceled_continues_the_trades_chain_and_fixes_the_ticker(
+    venue: FakeVenue, server: FeedServer
+) -> None:
+    async with await open_client(server) as ws:
+        await send(ws, {"type": "subscribe", "channels": ["trades", "ticker"], "skus": ["AAA-10"]})
+        assert (await recv(ws))["type"] == "subscriptions"
+        await recv_type(ws, "ticker")  # the current one, on subscribe
+        kept = venue.trade("AAA-10", 10000, 1)
+        gone = venue.trade("AAA-10", 12000, 3)
+        venue.set_levels("AAA-10", ("bid", 9000, 1))
+        venue.cancel_trade(gone)
+        after = venue.trade("AAA-10", 11000, 1)
+        messages = [await recv_type(ws, t) for t in ("trade", "trade")]
+        canceled = await recv_type(ws, "trade_canceled")
+        assert canceled == {
+            "type": "trade_canceled", "sku": "AAA-10", "sequence": 4, "prev_sequence": 2,
+            "id": gone.trade_id, "price_cents": 12000, "quantity": 3,
+            "time": canceled["time"],
+        }
+        ticker = await recv_type(ws, "ticker")
+        assert ticker["sequence"] == 4
+        assert ticker["last_sale_cents"] == 10000 and ticker["volume_24h"] == 1
+        last = await recv_type(ws, "trade")
+        # Gap-free on the trades channel across the cancel.
+        chain = [*messages, canceled, last]
+        assert [m["sequence"] for m in chain] == [1, 2, 4, 5]
+        assert [m["prev_sequence"] for m in chain] == [0, 1, 2, 4]
+        assert last["id"] == after.trade_id and kept.trade_id == messages[0]["id"]
+        ticker = await recv_type(ws, "ticker")
+        assert ticker["last_sale_cents"] == 11000 and ticker["volume_24h"] == 2
+    assert venue.mirror.channel_sequences("AAA-10") == (3, 5)

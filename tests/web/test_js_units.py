@@ -87,3 +87,33 @@ def test_money_is_formatted_and_parsed_with_integers(
         )
         == sample
     )
+
+
+def test_feed_takes_trade_canceled_as_the_next_trades_message(
+    page: Page, watch: PageWatch, server: Server
+) -> None:
+    page.goto(f"{server.http_url}/static/css/app.css")
+    expr = """(m, msgs) => {
+      const feed = new m.Feed("ws://127.0.0.1:9");
+      clearInterval(feed.watchdog);
+      const seen = [];
+      for (const type of ["trade", "trade_canceled", "tradegap"]) {
+        feed.on(type, (e) => seen.push(type));
+      }
+      for (const msg of msgs) feed.handle(msg);
+      return seen;
+    }"""
+    base = {"sku": "AAA-10", "price_cents": 100, "quantity": 1, "time": "2026-11-25T10:00:00Z"}
+    msgs = [
+        {**base, "type": "trade", "sequence": 1, "prev_sequence": 0, "id": 1},
+        {**base, "type": "trade_canceled", "sequence": 3, "prev_sequence": 1, "id": 1},
+        {**base, "type": "trade", "sequence": 4, "prev_sequence": 3, "id": 2},
+        {**base, "type": "trade", "sequence": 6, "prev_sequence": 5, "id": 3},  # a real gap
+    ]
+    assert _module(page, server, "feed", expr, msgs) == [
+        "trade",
+        "trade_canceled",
+        "trade",
+        "tradegap",
+        "trade",
+    ]

@@ -60,7 +60,8 @@ const HEARTBEAT_TIMEOUT_MS = 5000;
 /**
  * The page's one connection to the feed.
  *
- * Events (`on(type, fn)`): "ticker", "trade", "candle" (the server's messages),
+ * Events (`on(type, fn)`): "ticker", "trade", "trade_canceled", "candle" (the
+ * server's messages),
  * "book" ({sku, book} after a verified change or snapshot), "tradegap" ({sku}:
  * a trade was missed, refetch), "resync" ({sku, reason}), "status" ({state}),
  * "open" (connected and subscriptions sent).
@@ -294,14 +295,16 @@ export class Feed {
         this.emit("book", { sku: msg.sku, book: st.book });
         return;
       }
-      case "trade": {
+      case "trade":
+      case "trade_canceled": {
+        // Both continue the trades channel's sequence chain.
         const last = this.tradeSeq.get(msg.sku);
         if (last !== undefined) {
           if (msg.sequence <= last) return; // duplicate
           if (msg.prev_sequence !== last) this.emit("tradegap", { sku: msg.sku });
         }
         this.tradeSeq.set(msg.sku, msg.sequence);
-        this.emit("trade", msg);
+        this.emit(msg.type, msg);
         return;
       }
       case "ticker":

@@ -252,6 +252,14 @@ export async function renderProduct(ctx, style, size) {
     }),
   );
   ctx.onCleanup(ctx.feed.on("tradegap", (e) => e.sku === sku && loadTrades().catch((err) => console.warn(err))));
+  // A trade canceled in settlement is no longer a sale: refetch the list and summary.
+  ctx.onCleanup(
+    ctx.feed.on("trade_canceled", (e) => {
+      if (e.sku !== sku) return;
+      loadTrades().catch((err) => console.warn(err));
+      refreshSummary();
+    }),
+  );
   ctx.onCleanup(
     ctx.feed.on("candle", (c) => {
       if (c.sku !== sku || (c.interval ?? "1m") !== interval) return;
