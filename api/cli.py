@@ -424,11 +424,9 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _money(cents: int | None) -> str:
-    if cents is None:
-        return "-"
-    sign = "-" if cents < 0 else ""
-    whole, frac = divmod(abs(cents), 100)
-    return f"{sign}${whole:,}.{frac:02d}"
+    from exchange.fees import format_cents
+
+    return "-" if cents is None else format_cents(cents)
 
 
 def _portfolio(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ import os
 import weakref
 from pathlib import Path
 
-__all__ = ["DataDirLock", "DataDirLocked"]
+__all__ = ["DataDirLock", "DataDirLocked", "fsync_dir"]
 
 LOCK_NAME = "LOCK"
 
@@ -127,3 +127,12 @@ def _read_pid(fd: int) -> int | None:
     except OSError:
         return None
     return int(text) if text.isdigit() else None
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a directory's entries (a new, renamed or removed file) durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -57,7 +57,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .datadir import DataDirLock, DataDirLocked
+from .datadir import DataDirLock, DataDirLocked, fsync_dir
 from .snapshots import SnapshotCorrupt, SnapshotStore
 
 __all__ = [
@@ -229,14 +229,6 @@ def _validate_directory(directory: Path) -> tuple[list[tuple[int, Path]], list[_
             )
         expected = (scan.last_seq if scan.last_seq is not None else first_seq - 1) + 1
     return segments, scans
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 _fdatasync = getattr(os, "fdatasync", os.fsync)
@@ -441,7 +433,7 @@ class Journal:
                     _fdatasync(old.fileno())
                 _fdatasync(f.fileno())
                 if dir_dirty:
-                    _fsync_dir(self.directory)
+                    fsync_dir(self.directory)
             for old in pending:
                 old.close()
             self.last_fsync_seconds = time.perf_counter() - t0
@@ -468,7 +460,7 @@ class Journal:
         """
         with self._lock:
             if self.fsync and self._dir_dirty:
-                _fsync_dir(self.directory)
+                fsync_dir(self.directory)
                 self._dir_dirty = False
             keep: list[tuple[int, Path]] = []
             removed = False
@@ -484,7 +476,7 @@ class Journal:
                     keep.append((first, path))
             self._segments = keep
             if removed and self.fsync:
-                _fsync_dir(self.directory)
+                fsync_dir(self.directory)
 
     # -- reading -------------------------------------------------------------
 
@@ -542,7 +534,7 @@ class Journal:
 
     def _sync_dir_now(self) -> None:
         if self.fsync:
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
         self._dir_dirty = False
 
     def _roll(self, *, defer_sync: bool) -> None:

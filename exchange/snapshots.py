@@ -26,6 +26,8 @@ import struct
 import zlib
 from pathlib import Path
 
+from .datadir import fsync_dir
+
 __all__ = ["SNAPSHOT_MAGIC", "SnapshotCorrupt", "SnapshotStore"]
 
 log = logging.getLogger("exchange.snapshots")
@@ -43,14 +45,6 @@ class SnapshotCorrupt(Exception):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"snapshot {self.path} is damaged: {reason}")
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class SnapshotStore:
@@ -89,7 +83,7 @@ class SnapshotStore:
                 os.fsync(f.fileno())
         os.replace(tmp, final)
         if self.fsync:
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
         return final
 
     def seqs(self) -> list[int]:
@@ -164,4 +158,4 @@ class SnapshotStore:
                 entry.unlink(missing_ok=True)
                 removed = True
         if removed and self.fsync:
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)

@@ -26,6 +26,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from exchange.fees import format_cents
+
 from .client import FeedClient, LocalBook
 
 __all__ = ["FATAL_ERROR_CODES", "WatchError", "WatchState", "money", "render", "run_watch"]
@@ -46,11 +48,7 @@ class WatchError(Exception):
 
 def money(cents: int | None) -> str:
     """Format integer cents as dollars with integer math (no floats)."""
-    if cents is None:
-        return "—"
-    sign = "-" if cents < 0 else ""
-    dollars, rest = divmod(abs(cents), 100)
-    return f"{sign}${dollars:,}.{rest:02d}"
+    return "—" if cents is None else format_cents(cents)
 
 
 @dataclass
