@@ -225,6 +225,9 @@ def test_rest_trade_updates_page_without_reload(
     trade(seller, buyer, sku, 20700)
     expect(page.locator("#stats [data-field=last_sale]")).to_have_text("$207.00")
     expect(candle).to_have_attribute("data-close", "20700")
+    # The command's book batch follows its trade message: wait for it (the
+    # filled ask leaves the ladder) before comparing with REST.
+    expect(page.locator("#ladder-body tr[data-side=ask]")).to_have_count(0)
     assert page.evaluate("window.__sameDocument") is True
     assert ladder(page) == rest_ladder(rest, sku)
 
