@@ -6,16 +6,32 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
+# The order book's modules that mypyc compiles (see setup.py).
+NATIVE_SRC := $(filter-out orderbook/__init__.py orderbook/_build.py,$(wildcard orderbook/*.py))
+NATIVE_STAMP := build/native-stamp
 
-.PHONY: install test test-fast test-browser lint bench run serve clean
+.PHONY: install native test test-fast test-browser lint bench run serve clean
 
-install: $(STAMP) $(NODE_STAMP)
+install: $(STAMP) $(NODE_STAMP) $(NATIVE_STAMP)
 
-$(STAMP): pyproject.toml
+# ORDERBOOK_PURE: the order book is compiled once, just below, with the
+# venv's mypyc (a plain `pip install` compiles it by itself, see setup.py).
+$(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip "setuptools>=77"
+	ORDERBOOK_PURE=1 $(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
+
+# Compile the order book in place (setup.py, mypyc), and again whenever its
+# sources change: orderbook refuses to load compiled modules older than their
+# sources. The touch marks modules whose C did not change as current too.
+native: $(NATIVE_STAMP)
+
+$(NATIVE_STAMP): $(STAMP) $(NATIVE_SRC) setup.py
+	$(PY) setup.py -q build_ext --inplace
+	find orderbook -maxdepth 1 -name '*.so' -exec touch {} +
+	$(PY) -c "import orderbook; print('orderbook compiled:', orderbook.COMPILED)"
+	mkdir -p build && touch $(NATIVE_STAMP)
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -28,13 +44,14 @@ $(CHROMIUM):
 # Playwright and asyncio tests must not share an event loop).
 test: install $(CHROMIUM)
 	$(PY) -m pytest -m "not browser" -q
+	ORDERBOOK_PURE=1 $(PY) -m pytest -q tests/orderbook
 	$(PY) -m pytest -m browser -q tests/web
 
 test-fast: install
 	$(PY) -m pytest -m "not browser" -q -x
 
 lint: install
-	$(VENV)/bin/ruff check orderbook exchange feeds api tests bench
+	$(VENV)/bin/ruff check orderbook exchange feeds api tests bench setup.py
 	$(VENV)/bin/mypy orderbook exchange
 
 bench: install
@@ -47,4 +64,5 @@ serve: install
 	$(VENV)/bin/exchange serve
 
 clean:
-	rm -rf $(VENV) node_modules data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules data build .pytest_cache .mypy_cache .ruff_cache
+	find orderbook -maxdepth 1 -name '*.so' -delete

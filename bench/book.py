@@ -33,10 +33,18 @@ Per-event latency (our book only) is measured in a separate pass over fresh
 books, with ``time.perf_counter_ns`` around each call, so the clock's own
 cost does not skew the throughput figures.
 
+Our book runs as built: compiled by mypyc when ``orderbook.COMPILED``
+(what ``make`` builds, see ``setup.py``), else its Python sources. When it
+runs compiled, the same benchmark also runs once more in a child process
+with ``ORDERBOOK_PURE=1``, and its ratios are reported as
+``pure_book_vs_bare_ratio`` and ``pure_book_vs_inline_loop_ratio`` (skip with
+``--no-pure``): what the book does as plain Python, against the same bare
+book in the same child process.
+
 Prints a JSON object first (``book_vs_bare_ratio`` is its first key, then
-``book_vs_inline_loop_ratio``, ``events_per_s``, ``bare_events_per_s``,
-``inline_loop_events_per_s``, ``p50_us``, ``p99_us``, ``p999_us`` and the
-workload's facts), then a table.
+``book_vs_inline_loop_ratio``, ``compiled``, the pure ratios, ``events_per_s``,
+``bare_events_per_s``, ``inline_loop_events_per_s``, ``p50_us``, ``p99_us``,
+``p999_us`` and the workload's facts), then a table.
 """
 
 from __future__ import annotations
@@ -44,12 +52,15 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from orderbook import (
+    COMPILED,
     CancelOrder,
     Event,
     Fill,
@@ -213,8 +224,25 @@ def _pct(sorted_ns: Sequence[int], q: float) -> float:
     return round(sorted_ns[i] / 1000, 2)
 
 
-def run(n_events: int = 1_000_000, repeats: int = 3, seed: int = 20260101) -> dict[str, Any]:
-    """Run the whole benchmark and return the result record."""
+def run_pure(n_events: int, repeats: int, seed: int) -> dict[str, Any]:
+    """The same benchmark in a child process running the book's Python sources."""
+    env = {**os.environ, "ORDERBOOK_PURE": "1"}
+    argv = [sys.executable, "-m", "bench", "book", "--events", str(n_events)]
+    argv += ["--repeats", str(repeats), "--seed", str(seed), "--no-pure"]
+    out = subprocess.run(argv, env=env, check=True, capture_output=True, text=True).stdout
+    result: dict[str, Any] = json.loads(out.splitlines()[0])
+    if result["compiled"]:
+        raise RuntimeError("ORDERBOOK_PURE=1 still ran the compiled book")
+    return result
+
+
+def run(
+    n_events: int = 1_000_000, repeats: int = 3, seed: int = 20260101, pure: bool = True
+) -> dict[str, Any]:
+    """Run the whole benchmark and return the result record.
+
+    With ``pure`` and a compiled book, also run it as Python (:func:`run_pure`).
+    """
     t0 = time.perf_counter()
     workload: Workload = generate(n_events, seed=seed)
     gen_s = time.perf_counter() - t0
@@ -236,9 +264,13 @@ def run(n_events: int = 1_000_000, repeats: int = 3, seed: int = 20260101) -> di
     best_ours = n / min(ours)
     best_bare = n / min(bare)
     best_inline = n / min(inline)
+    child = run_pure(n_events, repeats, seed) if pure and COMPILED else None
     return {
         "book_vs_bare_ratio": round(best_ours / best_bare, 3),
         "book_vs_inline_loop_ratio": round(best_ours / best_inline, 3),
+        "compiled": COMPILED,
+        "pure_book_vs_bare_ratio": child["book_vs_bare_ratio"] if child else None,
+        "pure_book_vs_inline_loop_ratio": child["book_vs_inline_loop_ratio"] if child else None,
         "events_per_s": round(best_ours),
         "bare_events_per_s": round(best_bare),
         "inline_loop_events_per_s": round(best_inline),
@@ -272,6 +304,14 @@ def _table(result: dict[str, Any]) -> str:
         ("inline loop events/s", f"{result['inline_loop_events_per_s']:,}  (one loop, no calls)"),
         ("book / bare book", f"{result['book_vs_bare_ratio']:.3f}  (bar: >= 0.6)"),
         ("book / inline loop", f"{result['book_vs_inline_loop_ratio']:.3f}  (stricter)"),
+        ("book compiled (mypyc)", str(result["compiled"])),
+    ]
+    if result["pure_book_vs_bare_ratio"] is not None:
+        rows += [
+            ("as Python: / bare book", f"{result['pure_book_vs_bare_ratio']:.3f}"),
+            ("as Python: / inline loop", f"{result['pure_book_vs_inline_loop_ratio']:.3f}"),
+        ]
+    rows += [
         ("latency p50", f"{result['p50_us']} us"),
         ("latency p99", f"{result['p99_us']} us"),
         ("latency p99.9", f"{result['p999_us']} us"),
@@ -291,8 +331,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=20260101)
+    parser.add_argument(
+        "--no-pure", action="store_true", help="skip the run of the book as Python"
+    )
     args = parser.parse_args(argv)
-    result = run(args.events, args.repeats, args.seed)
+    result = run(args.events, args.repeats, args.seed, pure=not args.no_pure)
     print(json.dumps(result), flush=True)
     print(_table(result), flush=True)
     return result

@@ -849,28 +849,29 @@ class Engine:
         levels_changed = False
         for ev in events:
             kind = type(ev)
-            # Events are NamedTuples: unpacking beats attribute access here.
             if kind is _ACCEPTED:
                 continue
             if kind is _LEVEL:
                 levels_changed = True
                 if live:  # a replay builds no BookUpdate: skip its parts
-                    _, ev_side, price, qty, n_orders = ev
-                    side = "bid" if ev_side is _BID else "ask"
-                    changes.append((side, price, qty))
-                    counts[(side, price)] = n_orders
+                    side = "bid" if ev.side is _BID else "ask"
+                    price = ev.price_cents
+                    changes.append((side, price, ev.quantity))
+                    counts[(side, price)] = ev.orders
             elif kind is _FILL:
-                _, taker_id, maker_id, _, _, _, _, qty, taker_left, maker_left = ev
+                taker_id = ev.taker_order_id
+                maker_id = ev.maker_order_id
+                qty = ev.quantity
                 maker = orders[maker_id]
                 tk = orders[taker_id]
                 maker["filled_quantity"] += qty
                 tk["filled_quantity"] += qty
                 maker["updated_at"] = ts
                 tk["updated_at"] = ts
-                if maker_left == 0:
+                if ev.maker_remaining == 0:
                     maker["status"] = FILLED
                     self._open_orders -= 1
-                if taker_left == 0:
+                if ev.taker_remaining == 0:
                     tk["status"] = FILLED
                     self._open_orders -= 1
                 touched[maker_id] = maker

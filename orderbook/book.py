@@ -10,10 +10,9 @@ Layout
 ------
 ``book.py`` (this module: commands, matching, the id index, the expiry heap)
 → ``ladder.py`` (one side: ``SortedDict`` price → level) → ``level.py`` (a
-FIFO ``deque`` of resting orders, each a plain list read through index
-constants (:data:`~orderbook.level.Order`), with the level's total quantity
-and order count). Both ladders are keyed by the plain price; the best bid is
-the last key, the best ask the first.
+FIFO ``deque`` of resting :class:`~orderbook.level.Order` objects, with the
+level's total quantity and order count). Both ladders are keyed by the plain
+price; the best bid is the last key, the best ask the first.
 
 Example
 -------
@@ -147,19 +146,23 @@ Complexity (L levels on a side, k orders at a level)
 Performance notes
 -----------------
 The hot paths (``place`` of a non-crossing GTC limit, ``cancel``, ``_take``)
-work on slots and locals directly, compare enums by identity against module
-constants, build events with ``tuple.__new__`` and keep the best prices
-cached instead of asking the ``SortedDict``. Resting orders are lists (a
-list display is about four times cheaper than a slotted ``__init__``) that
-hold their level, so a cancel looks nothing up; one stale-entry budget
-replaces per-queue checks; expiry bookkeeping is an append and a compare;
-a level emptied behind the best stays as a ghost, so a market quoting
-around a fair value does not remove and re-insert the same prices.
-``bench/book.py`` measures all this against the bare reference book of
-../shared/DESIGN.md. What remains is the price of the features: about 205
-bytecodes for a resting order, of which about 70 are the static checks and
-25 the two events (a third of its time: each event is three allocations),
-and about 90 for a cancel (bare: 18).
+work on fields and locals directly, compare enums by identity against
+``Final`` module constants and keep the best prices cached instead of asking
+the ``SortedDict``. Resting orders hold their level, so a cancel looks
+nothing up; one stale-entry budget replaces per-queue checks; expiry
+bookkeeping is an append and a compare; a level emptied behind the best
+stays as a ghost, so a market quoting around a fair value does not remove
+and re-insert the same prices.
+
+The package is written to be compiled by mypyc (``setup.py``; ``make``
+does it): every field and local on the hot path has a precise type, so
+compiled, orders, levels and events are C structs, their integer fields
+machine integers, and a method call a C call. Command fields are read as
+``Any`` and type-checked by hand before anything relies on their type: a
+malformed command is rejected, never a ``TypeError``. Only the
+``SortedDict`` and ``deque`` calls stay generic. ``bench/book.py``
+measures the book against the bare reference book of ../shared/DESIGN.md,
+compiled and as Python.
 
 Determinism and known limitations
 ---------------------------------
@@ -173,7 +176,7 @@ Determinism and known limitations
 from __future__ import annotations
 
 from heapq import heapify, heappop, heappush
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from sortedcontainers import SortedDict
 
@@ -181,21 +184,7 @@ from .checksum import CHECKSUM_DEPTH, book_checksum
 from .commands import AmendOrder, CancelOrder, Command, ExpireOrders, PlaceOrder
 from .events import Accepted, Amended, Canceled, Event, Fill, LevelChanged, Rejected
 from .ladder import Ladder
-from .level import (
-    EXPIRES_AT,
-    LEVEL,
-    ORDER_ID,
-    OWNER,
-    POST_ONLY,
-    PRICE,
-    QUANTITY,
-    REMAINING,
-    SIDE,
-    Level,
-    Order,
-    format_order,
-    new_order,
-)
+from .level import Level, Order, format_order
 from .rules import (
     CancelReason,
     OrderType,
@@ -209,40 +198,41 @@ from .rules import (
 
 __all__ = ["SNAPSHOT_FORMAT", "OrderBook", "OrderView"]
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT: Final = 1
 
 # Module constants bound once: attribute lookups on enum classes are slow in
-# the hot path, and `is` against a global is the cheapest test there is.
-_BID = Side.BID
-_ASK = Side.ASK
-_LIMIT = OrderType.LIMIT
-_MARKET = OrderType.MARKET
-_GTC = TimeInForce.GTC
-_IOC = TimeInForce.IOC
-_FOK = TimeInForce.FOK
-_USER = CancelReason.USER
-_SELF_TRADE = CancelReason.SELF_TRADE
-_EXPIRED = CancelReason.EXPIRED
-_IOC_REMAINDER = CancelReason.IOC_REMAINDER
-_MARKET_REMAINDER = CancelReason.MARKET_REMAINDER
-_FOK_UNFILLABLE = CancelReason.FOK_UNFILLABLE
-_DUPLICATE = RejectReason.DUPLICATE_ORDER_ID
-_UNKNOWN = RejectReason.UNKNOWN_ORDER
-_POST_ONLY = RejectReason.POST_ONLY_WOULD_TAKE
-# Events are NamedTuples; tuple.__new__ skips their Python-level __new__ and
-# builds them in about half the time. The field order is the class's.
-_new = tuple.__new__
+# the hot path, and `is` against a constant is the cheapest test there is
+# (compiled, a Final constant is a C static).
+_BID: Final = Side.BID
+_ASK: Final = Side.ASK
+_LIMIT: Final = OrderType.LIMIT
+_MARKET: Final = OrderType.MARKET
+_GTC: Final = TimeInForce.GTC
+_IOC: Final = TimeInForce.IOC
+_FOK: Final = TimeInForce.FOK
+_USER: Final = CancelReason.USER
+_SELF_TRADE: Final = CancelReason.SELF_TRADE
+_EXPIRED: Final = CancelReason.EXPIRED
+_IOC_REMAINDER: Final = CancelReason.IOC_REMAINDER
+_MARKET_REMAINDER: Final = CancelReason.MARKET_REMAINDER
+_FOK_UNFILLABLE: Final = CancelReason.FOK_UNFILLABLE
+_DUPLICATE: Final = RejectReason.DUPLICATE_ORDER_ID
+_UNKNOWN: Final = RejectReason.UNKNOWN_ORDER
+_POST_ONLY: Final = RejectReason.POST_ONLY_WOULD_TAKE
+_INVALID: Final = RejectReason.INVALID_ORDER
 # Expiry entries are filtered when they number more than twice the live ones
 # plus this slack (entries of orders that left for other reasons).
-_EXPIRY_SLACK = 1024
+_EXPIRY_SLACK: Final = 1024
 # Dead queue entries allowed beyond one per order and level before a sweep.
-_STALE_SLACK = 16
+_STALE_SLACK: Final = 16
 # Ghost levels are swept when twice their number exceeds all levels plus this.
-_GHOST_SLACK = 64
+_GHOST_SLACK: Final = 64
 # `_pending_min` when nothing is pending. Not a real bound: an entry at or
 # past it leaves it unchanged, and any `now` that reaches such an entry also
-# reaches the sentinel, so the entry is flushed in time all the same.
-_NO_PENDING = 1 << 200
+# reaches the sentinel, so the entry is flushed in time all the same. (A
+# plain int beyond any nanosecond time, small enough to stay a machine
+# integer when compiled.)
+_NO_PENDING: Final = (1 << 62) - 1
 
 
 class OrderView(NamedTuple):
@@ -333,7 +323,7 @@ class OrderBook:
         # stale: dropped when they surface, or by `_compact_expiry`.
         self._heap: list[tuple[int, int]] = []
         self._pending: list[Order] = []
-        self._pending_min = _NO_PENDING
+        self._pending_min: int = _NO_PENDING
         self._expiry_limit = _EXPIRY_SLACK
         # Dead entries (and stale expiry entries) that may still appear
         # before `_sweep` drops them: each cancel, expiry or re-queue spends
@@ -343,10 +333,10 @@ class OrderBook:
         # The rules as plain ints for the inline check. The band starts at its
         # first multiple of the tick, so `min <= p <= max and not p % tick`
         # is exactly "on tick and in band".
-        self._tick = r.tick_size_cents
-        self._min_price = -(-r.min_price_cents // r.tick_size_cents) * r.tick_size_cents
-        self._max_price = r.max_price_cents
-        self._max_quantity = r.max_quantity
+        self._tick: int = r.tick_size_cents
+        self._min_price: int = -(-r.min_price_cents // r.tick_size_cents) * r.tick_size_cents
+        self._max_price: int = r.max_price_cents
+        self._max_quantity: int = r.max_quantity
 
     # ------------------------------------------------------------------ commands
 
@@ -356,15 +346,14 @@ class OrderBook:
         Raises:
             TypeError: ``cmd`` is not a command (a bug in the caller).
         """
-        kind = type(cmd)
-        if kind is PlaceOrder:
-            return self.place(cmd)  # type: ignore[arg-type]
-        if kind is CancelOrder:
-            return self.cancel(cmd)  # type: ignore[arg-type]
-        if kind is AmendOrder:
-            return self.amend(cmd)  # type: ignore[arg-type]
-        if kind is ExpireOrders:
-            return self.expire(cmd)  # type: ignore[arg-type]
+        if isinstance(cmd, PlaceOrder):
+            return self.place(cmd)
+        if isinstance(cmd, CancelOrder):
+            return self.cancel(cmd)
+        if isinstance(cmd, AmendOrder):
+            return self.amend(cmd)
+        if isinstance(cmd, ExpireOrders):
+            return self.expire(cmd)
         raise TypeError(f"not an order book command: {cmd!r}")
 
     def place(self, cmd: PlaceOrder) -> list[Event]:
@@ -375,7 +364,12 @@ class OrderBook:
         ``Canceled(ioc_remainder | market_remainder | fok_unfillable)`` if its
         rest does not rest, then ``LevelChanged`` per changed level.
         """
-        order_id, owner, side, quantity, price, order_type, tif, post_only, expires_at, now = cmd
+        # Read untyped: a malformed field must reach the checks below and be
+        # rejected, not fail a type check on the way in.
+        fields: tuple[Any, ...] = cmd
+        order_id, owner, side, quantity, price, order_type, tif, post_only, expires_at, now = (
+            fields
+        )
         # The common cases (valid orders given as enum members, not
         # post-only) are checked inline; anything else takes the general
         # check, which also normalizes str enums. The type checks come first
@@ -383,6 +377,8 @@ class OrderBook:
         if (
             type(quantity) is int
             and 0 < quantity <= self._max_quantity
+            and type(order_id) is int
+            and type(owner) is str
             and not post_only
             and (side is _BID or side is _ASK)
         ):
@@ -397,7 +393,7 @@ class OrderBook:
                 orders = self._orders
                 if order_id in orders:
                     self.seq += 1
-                    return [_new(Rejected, (self.seq, order_id, _DUPLICATE))]
+                    return [Rejected(self.seq, order_id, _DUPLICATE)]
                 if side is _BID:
                     best = self._best_ask
                     rests = best is None or best > price
@@ -408,15 +404,12 @@ class OrderBook:
                     levels = self._ask_levels
                 if rests:
                     # The common path: nothing to match, the order rests at once.
-                    level = levels.get(price)
+                    level: Level | None = levels.get(price)
                     if level is None:
                         level = self._add_level(side, price)
                     elif not level.count:
                         self._ghosts -= 1  # an empty level comes back to life
-                    order = [
-                        order_id, quantity, owner, quantity, level, side, price, expires_at,
-                        post_only,
-                    ]
+                    order = Order(order_id, owner, level, quantity, quantity, expires_at, False)
                     level.orders.append(order)
                     level_qty = level.quantity = level.quantity + quantity
                     count = level.count = level.count + 1
@@ -428,11 +421,8 @@ class OrderBook:
                     seq = self.seq
                     self.seq = seq + 2
                     return [
-                        _new(
-                            Accepted,
-                            (seq + 1, order_id, owner, side, order_type, tif, price, quantity),
-                        ),
-                        _new(LevelChanged, (seq + 2, side, price, level_qty, count)),
+                        Accepted(seq + 1, order_id, owner, side, _LIMIT, _GTC, price, quantity),
+                        LevelChanged(seq + 2, side, price, level_qty, count),
                     ]
                 fast = True
             else:
@@ -457,11 +447,28 @@ class OrderBook:
             reason, side, order_type, tif = self._check_place(cmd)
             if reason is not None:
                 self.seq += 1
-                return [_new(Rejected, (self.seq, order_id, reason))]
+                return [Rejected(self.seq, order_id if type(order_id) is int else 0, reason)]
+        return self._place_checked(
+            order_id, owner, side, quantity, price, order_type, tif, bool(post_only), expires_at
+        )
+
+    def _place_checked(
+        self,
+        order_id: int,
+        owner: str,
+        side: Side,
+        quantity: int,
+        price: int | None,
+        order_type: OrderType,
+        tif: TimeInForce,
+        post_only: bool,
+        expires_at: int | None,
+    ) -> list[Event]:
+        """Place an order that passed the static checks: match, then rest or cancel."""
         orders = self._orders
         if order_id in orders:
             self.seq += 1
-            return [_new(Rejected, (self.seq, order_id, _DUPLICATE))]
+            return [Rejected(self.seq, order_id, _DUPLICATE)]
         is_bid = side is _BID
         if is_bid:
             best = self._best_ask
@@ -471,14 +478,14 @@ class OrderBook:
             crosses = best is not None and (price is None or best >= price)
         if post_only and crosses:
             self.seq += 1
-            return [_new(Rejected, (self.seq, order_id, _POST_ONLY))]
+            return [Rejected(self.seq, order_id, _POST_ONLY)]
         seq = self.seq + 1
         events: list[Event] = [
-            _new(Accepted, (seq, order_id, owner, side, order_type, tif, price, quantity))
+            Accepted(seq, order_id, owner, side, order_type, tif, price, quantity)
         ]
         if tif is _FOK and self.would_fill(side, price, quantity, owner) < quantity:
             seq += 1
-            events.append(_new(Canceled, (seq, order_id, _FOK_UNFILLABLE, quantity)))
+            events.append(Canceled(seq, order_id, _FOK_UNFILLABLE, quantity))
             self.seq = seq
             return events
         touched: list[Level] = []
@@ -494,37 +501,32 @@ class OrderBook:
         if remaining:
             if order_type is _MARKET:
                 seq += 1
-                events.append(_new(Canceled, (seq, order_id, _MARKET_REMAINDER, remaining)))
+                events.append(Canceled(seq, order_id, _MARKET_REMAINDER, remaining))
             elif tif is not _GTC:
                 seq += 1
-                events.append(_new(Canceled, (seq, order_id, _IOC_REMAINDER, remaining)))
+                events.append(Canceled(seq, order_id, _IOC_REMAINDER, remaining))
             else:
-                order = new_order(
-                    order_id, owner, side, price,  # type: ignore[arg-type]
-                    quantity, quantity - remaining, expires_at, post_only,
+                assert price is not None  # a limit order
+                rest = self._rest(
+                    order_id, owner, side, price, quantity, remaining, expires_at, post_only
                 )
-                rest = self._rest(order)
         # Level changes: bid levels ascending, then ask levels ascending. A
         # bid taker touched asks from the lowest up; an ask taker touched bids
         # from the highest down, hence the reversal.
         if is_bid:
             if rest is not None:
                 seq += 1
-                events.append(_new(LevelChanged, (seq, _BID, price, rest.quantity, rest.count)))
+                events.append(LevelChanged(seq, _BID, rest.price, rest.quantity, rest.count))
             for level in touched:
                 seq += 1
-                events.append(
-                    _new(LevelChanged, (seq, _ASK, level.price, level.quantity, level.count))
-                )
+                events.append(LevelChanged(seq, _ASK, level.price, level.quantity, level.count))
         else:
             for level in reversed(touched):
                 seq += 1
-                events.append(
-                    _new(LevelChanged, (seq, _BID, level.price, level.quantity, level.count))
-                )
+                events.append(LevelChanged(seq, _BID, level.price, level.quantity, level.count))
             if rest is not None:
                 seq += 1
-                events.append(_new(LevelChanged, (seq, _ASK, price, rest.quantity, rest.count)))
+                events.append(LevelChanged(seq, _ASK, rest.price, rest.quantity, rest.count))
         self.seq = seq
         return events
 
@@ -533,14 +535,14 @@ class OrderBook:
 
         An unknown id emits ``Rejected(unknown_order)``.
         """
-        order_id = cmd[0]
-        order = self._orders.pop(order_id, None)
+        order_id: Any = cmd[0]
+        order = self._orders.pop(order_id, None) if type(order_id) is int else None
         if order is None:
             self.seq += 1
-            return [_new(Rejected, (self.seq, order_id, _UNKNOWN))]
-        remaining = order[REMAINING]
-        order[REMAINING] = 0
-        level: Level = order[LEVEL]
+            return [Rejected(self.seq, order_id if type(order_id) is int else 0, _UNKNOWN)]
+        remaining = order.remaining
+        order.remaining = 0
+        level = order.level
         level_qty = level.quantity = level.quantity - remaining
         count = level.count = level.count - 1
         if not count:
@@ -552,8 +554,8 @@ class OrderBook:
         seq = self.seq
         self.seq = seq + 2
         return [
-            _new(Canceled, (seq + 1, order_id, _USER, remaining)),
-            _new(LevelChanged, (seq + 2, level.side, level.price, level_qty, count)),
+            Canceled(seq + 1, order_id, _USER, remaining),
+            LevelChanged(seq + 2, level.side, level.price, level_qty, count),
         ]
 
     def amend(self, cmd: AmendOrder) -> list[Event]:
@@ -564,49 +566,51 @@ class OrderBook:
         ``LevelChanged`` per changed level. See the module docstring for
         which changes keep time priority.
         """
-        order_id, new_qty, new_price, _now = cmd
-        order = self._orders.get(order_id)
+        fields: tuple[Any, ...] = cmd
+        order_id, new_qty, new_price, _now = fields
+        order = self._orders.get(order_id) if type(order_id) is int else None
         reason = self._check_amend(order, new_qty, new_price)
         if reason is not None or order is None:
             self.seq += 1
-            return [_new(Rejected, (self.seq, order_id, reason or _UNKNOWN))]
-        old_price: int = order[PRICE]
-        old_total: int = order[QUANTITY]
-        old_remaining: int = order[REMAINING]
+            return [
+                Rejected(self.seq, order_id if type(order_id) is int else 0, reason or _UNKNOWN)
+            ]
+        level = order.level
+        old_price = level.price
+        old_total = order.quantity
+        old_remaining = order.remaining
         filled = old_total - old_remaining
-        quantity = old_total if new_qty is None else new_qty
-        price = old_price if new_price is None else new_price
-        side: Side = order[SIDE]
+        quantity: int = old_total if new_qty is None else new_qty
+        price: int = old_price if new_price is None else new_price
+        side = level.side
         is_bid = side is _BID
-        level: Level = order[LEVEL]
         seq = self.seq + 1
         if price == old_price:
             delta = quantity - old_total
             kept = delta <= 0
             events: list[Event] = [
-                _new(Amended, (seq, order_id, price, quantity, old_remaining + delta, kept))
+                Amended(seq, order_id, price, quantity, old_remaining + delta, kept)
             ]
             if delta < 0:
-                order[QUANTITY] = quantity
-                order[REMAINING] = old_remaining + delta
+                order.quantity = quantity
+                order.remaining = old_remaining + delta
                 level.quantity += delta
             elif delta > 0:
                 # Losing priority: mark this entry dead, queue a copy at the back.
-                fresh = new_order(
-                    order_id, order[OWNER], side, price, quantity, filled,
-                    order[EXPIRES_AT], order[POST_ONLY],
+                fresh = Order(
+                    order_id, order.owner, level, quantity, old_remaining + delta,
+                    order.expires_at, order.post_only,
                 )
-                order[REMAINING] = 0
-                fresh[LEVEL] = level
+                order.remaining = 0
                 level.orders.append(fresh)
                 level.quantity += delta
                 self._orders[order_id] = fresh
-                if fresh[EXPIRES_AT] is not None:
+                if fresh.expires_at is not None:
                     self._add_expiry(fresh)
                 self._spend_stale()
             if delta:
                 seq += 1
-                events.append(_new(LevelChanged, (seq, side, price, level.quantity, level.count)))
+                events.append(LevelChanged(seq, side, price, level.quantity, level.count))
             self.seq = seq
             return events
 
@@ -614,35 +618,33 @@ class OrderBook:
         remaining = quantity - filled
         del self._orders[order_id]
         self._unlink(order, level)
-        events = [_new(Amended, (seq, order_id, price, quantity, remaining, False))]
+        events = [Amended(seq, order_id, price, quantity, remaining, False)]
         touched: list[Level] = []
         best = self._best_ask if is_bid else self._best_bid
         if best is not None and (best <= price if is_bid else best >= price):
             remaining, seq = self._take(
-                order_id, order[OWNER], is_bid, price, remaining, events, seq, touched
+                order_id, order.owner, is_bid, price, remaining, events, seq, touched
             )
         rest: Level | None = None
         if remaining:
-            fresh = new_order(
-                order_id, order[OWNER], side, price, quantity, quantity - remaining,
-                order[EXPIRES_AT], order[POST_ONLY],
+            rest = self._rest(
+                order_id, order.owner, side, price, quantity, remaining, order.expires_at,
+                order.post_only,
             )
-            rest = self._rest(fresh)
         if len(self._pending) > self._expiry_limit:
             self._compact_expiry()
         # The old level and the new one are on the order's side, the touched
         # ones opposite; sort all by (bid before ask, price ascending).
         own_rank = 0 if is_bid else 1
-        changed = [(own_rank, old_price, side, level)]
+        changed: list[tuple[int, int, Level]] = [(own_rank, old_price, level)]
         if rest is not None:
-            changed.append((own_rank, price, side, rest))
-        other = _ASK if is_bid else _BID
+            changed.append((own_rank, price, rest))
         for lvl in touched:
-            changed.append((1 - own_rank, lvl.price, other, lvl))
+            changed.append((1 - own_rank, lvl.price, lvl))
         changed.sort(key=_level_key)
-        for _rank, lvl_price, lvl_side, lvl in changed:
+        for _rank, _price, lvl in changed:
             seq += 1
-            events.append(_new(LevelChanged, (seq, lvl_side, lvl_price, lvl.quantity, lvl.count)))
+            events.append(LevelChanged(seq, lvl.side, lvl.price, lvl.quantity, lvl.count))
         self.seq = seq
         return events
 
@@ -653,7 +655,7 @@ class OrderBook:
         order, then ``LevelChanged`` per changed level; nothing (and no
         ``seq``) when nothing is due, in O(1).
         """
-        now = cmd[0]
+        now: int = cmd[0]
         if self._pending_min <= now:
             self._flush_pending()
         heap = self._heap
@@ -666,20 +668,19 @@ class OrderBook:
         while heap and heap[0][0] <= now:
             expires_at, order_id = heappop(heap)
             order = orders.get(order_id)
-            if order is None or order[EXPIRES_AT] != expires_at:
+            if order is None or order.expires_at != expires_at:
                 continue  # a stale entry: the order left or the id was reused
             del orders[order_id]
-            level: Level = order[LEVEL]
-            remaining = order[REMAINING]
+            level = order.level
+            remaining = order.remaining
             self._unlink(order, level)
             seq += 1
-            events.append(_new(Canceled, (seq, order_id, _EXPIRED, remaining)))
+            events.append(Canceled(seq, order_id, _EXPIRED, remaining))
             touched[(0 if level.side is _BID else 1, level.price)] = level
-        for rank, price in sorted(touched):
-            level = touched[(rank, price)]
+        for key in sorted(touched):
+            level = touched[key]
             seq += 1
-            lvl_side = _BID if rank == 0 else _ASK
-            events.append(_new(LevelChanged, (seq, lvl_side, price, level.quantity, level.count)))
+            events.append(LevelChanged(seq, level.side, level.price, level.quantity, level.count))
         self.seq = seq
         return events
 
@@ -746,8 +747,8 @@ class OrderBook:
         total = 0
         for level in ladder.best_first(price_cents):
             for o in level.orders:
-                if o[REMAINING] and o[OWNER] != owner:
-                    total += o[REMAINING]
+                if o.remaining and o.owner != owner:
+                    total += o.remaining
                     if total >= quantity:
                         return quantity
         return total
@@ -799,17 +800,17 @@ class OrderBook:
         book = cls(str(data["sku"]), SkuRules(**data["rules"]))
         book.seq = int(data["seq"])
         for row in data["orders"]:
-            order = new_order(
+            quantity = int(row["quantity"])
+            book._rest(
                 int(row["order_id"]),
                 str(row["owner"]),
                 Side(row["side"]),
                 int(row["price_cents"]),
-                int(row["quantity"]),
-                int(row["filled"]),
+                quantity,
+                quantity - int(row["filled"]),
                 None if row["expires_at"] is None else int(row["expires_at"]),
                 bool(row["post_only"]),
             )
-            book._rest(order)
         return book
 
     # ------------------------------------------------------------------ invariants
@@ -833,20 +834,16 @@ class OrderBook:
                 if not level.count:
                     ghosts += 1
                     _require(not level.orders, f"ghost level holds entries: {level!r}")
-                total = sum(o[REMAINING] for o in live)
+                total = sum(o.remaining for o in live)
                 _require(total == level.quantity, f"{level!r} holds quantity {total}")
                 for o in level.orders:
                     text = format_order(o)
-                    _require(o[REMAINING] >= 0, f"negative remaining: {text}")
-                    if not o[REMAINING]:
+                    _require(o.remaining >= 0, f"negative remaining: {text}")
+                    if not o.remaining:
                         continue
-                    _require(self._orders.get(o[ORDER_ID]) is o, f"live entry not indexed: {text}")
-                    _require(o[LEVEL] is level, f"{text} points to another level")
-                    _require(o[SIDE] is ladder.side, f"{text} on the {ladder.side} side")
-                    _require(o[PRICE] == price, f"{text} at level {price}")
-                    _require(
-                        0 < o[REMAINING] <= o[QUANTITY], f"remaining beyond the total: {text}"
-                    )
+                    _require(self._orders.get(o.order_id) is o, f"live entry not indexed: {text}")
+                    _require(o.level is level, f"{text} points to another level")
+                    _require(0 < o.remaining <= o.quantity, f"remaining beyond the total: {text}")
                     seen += 1
         _require(seen == len(self._orders), f"{len(self._orders)} indexed, {seen} in levels")
         _require(ghosts == self._ghosts, f"{ghosts} ghost levels, {self._ghosts} counted")
@@ -857,15 +854,16 @@ class OrderBook:
         entries = set(self._heap)
         pending_min = _NO_PENDING
         for o in self._pending:
-            _require(o[EXPIRES_AT] is not None, f"pending without expiry: {format_order(o)}")
-            if o[REMAINING]:
-                entries.add((o[EXPIRES_AT], o[ORDER_ID]))
-                pending_min = min(pending_min, o[EXPIRES_AT])
+            expires_at = o.expires_at
+            _require(expires_at is not None, f"pending without expiry: {format_order(o)}")
+            if o.remaining and expires_at is not None:
+                entries.add((expires_at, o.order_id))
+                pending_min = min(pending_min, expires_at)
         _require(self._pending_min <= pending_min, f"pending minimum {self._pending_min} too high")
         for o in self._orders.values():
-            if o[EXPIRES_AT] is not None:
+            if o.expires_at is not None:
                 _require(
-                    (o[EXPIRES_AT], o[ORDER_ID]) in entries,
+                    (o.expires_at, o.order_id) in entries,
                     f"no expiry entry for {format_order(o)}",
                 )
         _require(self.seq >= 0, "negative seq")
@@ -876,37 +874,38 @@ class OrderBook:
         self, cmd: PlaceOrder
     ) -> tuple[RejectReason | None, Side, OrderType, TimeInForce]:
         """The general static check of a place; also normalizes str enums."""
-        side = _norm(Side, cmd.side)
-        order_type = _norm(OrderType, cmd.order_type)
-        tif = _norm(TimeInForce, cmd.time_in_force)
+        fields: tuple[Any, ...] = cmd
+        order_id, owner, side_in, quantity, price, type_in, tif_in, post_only, expires_at, now = (
+            fields
+        )
+        side = _norm(Side, side_in)
+        order_type = _norm(OrderType, type_in)
+        tif = _norm(TimeInForce, tif_in)
         if side is None or order_type is None or tif is None:
-            return RejectReason.INVALID_ORDER, _BID, _LIMIT, _GTC
-        if cmd.expires_at is not None and type(cmd.expires_at) is not int:
-            return RejectReason.INVALID_ORDER, side, order_type, tif
+            return _INVALID, _BID, _LIMIT, _GTC
+        if type(order_id) is not int or type(owner) is not str:
+            return _INVALID, side, order_type, tif
+        if expires_at is not None and type(expires_at) is not int:
+            return _INVALID, side, order_type, tif
+        if type(now) is not int:
+            return _INVALID, side, order_type, tif
         reason = check_place(
-            self.rules,
-            order_type,
-            cmd.price_cents,
-            cmd.quantity,
-            tif,
-            bool(cmd.post_only),
-            cmd.expires_at,
-            cmd.now,
+            self.rules, order_type, price, quantity, tif, bool(post_only), expires_at, now
         )
         return reason, side, order_type, tif
 
     def _check_amend(
-        self, order: Order | None, quantity: int | None, price: int | None
+        self, order: Order | None, quantity: Any, price: Any
     ) -> RejectReason | None:
         """Why an amend is refused, or None."""
         if order is None:
-            return RejectReason.UNKNOWN_ORDER
+            return _UNKNOWN
         if quantity is None and price is None:
-            return RejectReason.INVALID_ORDER
+            return _INVALID
         if quantity is not None:
             if type(quantity) is not int:
                 return RejectReason.INVALID_QUANTITY
-            if quantity <= order[QUANTITY] - order[REMAINING]:
+            if quantity <= order.quantity - order.remaining:
                 return RejectReason.QUANTITY_AT_OR_BELOW_FILLED
             if quantity > self.rules.max_quantity:
                 return RejectReason.INVALID_QUANTITY
@@ -914,11 +913,12 @@ class OrderBook:
             reason = check_price(self.rules, price)
             if reason is not None:
                 return reason
-            if order[POST_ONLY] and price != order[PRICE]:
-                is_bid = order[SIDE] is _BID
+            level = order.level
+            if order.post_only and price != level.price:
+                is_bid = level.side is _BID
                 best = self._best_ask if is_bid else self._best_bid
                 if best is not None and (best <= price if is_bid else best >= price):
-                    return RejectReason.POST_ONLY_WOULD_TAKE
+                    return _POST_ONLY
         return None
 
     def _add_level(self, side: Side, price: int) -> Level:
@@ -929,11 +929,13 @@ class OrderBook:
         level = Level(price, side)
         if side is _BID:
             self._bid_levels[price] = level
-            if self._best_bid is None or price > self._best_bid:
+            best = self._best_bid
+            if best is None or price > best:
                 self._best_bid = price
         else:
             self._ask_levels[price] = level
-            if self._best_ask is None or price < self._best_ask:
+            best = self._best_ask
+            if best is None or price < best:
                 self._best_ask = price
         return level
 
@@ -971,10 +973,10 @@ class OrderBook:
         once per ghost).
         """
         while levels:
-            price, level = levels.peekitem(best_index)
+            item: tuple[int, Level] = levels.peekitem(best_index)
+            price, level = item
             if level.count:
-                best: int = price
-                return best
+                return price
             del levels[price]
             self._ghosts -= 1
         return None
@@ -986,26 +988,38 @@ class OrderBook:
                 ladder.remove(price)
         self._ghosts = 0
 
-    def _rest(self, order: Order) -> Level:
-        """Put a live order at the back of its level (created if needed) and index it."""
-        price: int = order[PRICE]
-        side: Side = order[SIDE]
+    def _rest(
+        self,
+        order_id: int,
+        owner: str,
+        side: Side,
+        price: int,
+        quantity: int,
+        remaining: int,
+        expires_at: int | None,
+        post_only: bool,
+    ) -> Level:
+        """Put a new live order at the back of its level (created if needed), index it.
+
+        ``quantity`` is its total, ``remaining`` what is left of it to trade.
+        """
         level: Level | None = (self._bid_levels if side is _BID else self._ask_levels).get(price)
         if level is None:
             level = self._add_level(side, price)
         elif not level.count:
             self._ghosts -= 1  # an empty level comes back to life
+        order = Order(order_id, owner, level, quantity, remaining, expires_at, post_only)
         level.append(order)
-        self._orders[order[ORDER_ID]] = order
-        if order[EXPIRES_AT] is not None:
+        self._orders[order_id] = order
+        if expires_at is not None:
             self._add_expiry(order)
         return level
 
     def _unlink(self, order: Order, level: Level) -> None:
         """Take a live order out of ``level`` (the caller un-indexes it)."""
-        level.quantity -= order[REMAINING]
+        level.quantity -= order.remaining
         level.count -= 1
-        order[REMAINING] = 0
+        order.remaining = 0
         if not level.count:
             self._emptied(level)
         self._spend_stale()
@@ -1036,8 +1050,9 @@ class OrderBook:
 
     def _add_expiry(self, order: Order) -> None:
         """File a live order's expiry among the pending ones."""
+        expires_at = order.expires_at
+        assert expires_at is not None
         self._pending.append(order)
-        expires_at: int = order[EXPIRES_AT]
         if expires_at < self._pending_min:
             self._pending_min = expires_at
 
@@ -1048,7 +1063,7 @@ class OrderBook:
         when the batch is large next to the heap.
         """
         heap = self._heap
-        batch = [(o[EXPIRES_AT], o[ORDER_ID]) for o in self._pending if o[REMAINING]]
+        batch = [_expiry_entry(o) for o in self._pending if o.remaining]
         self._pending = []
         self._pending_min = _NO_PENDING
         if len(batch) * 8 > len(heap):
@@ -1068,18 +1083,19 @@ class OrderBook:
         of O(entries) that runs after as many additions: amortized O(1).
         """
         orders = self._orders
-        pending = [o for o in self._pending if o[REMAINING]]
+        pending = [o for o in self._pending if o.remaining]
         self._pending = pending
-        self._pending_min = min((o[EXPIRES_AT] for o in pending), default=_NO_PENDING)
+        self._pending_min = min(
+            [_expiry_entry(o)[0] for o in pending], default=_NO_PENDING
+        )
         # dict.fromkeys keeps one entry per (expires_at, order_id), in order:
         # an order re-queued by an amend may have left a twin behind.
-        heap = list(
-            dict.fromkeys(
-                entry
-                for entry in self._heap
-                if (o := orders.get(entry[1])) is not None and o[EXPIRES_AT] == entry[0]
-            )
-        )
+        kept: dict[tuple[int, int], None] = {}
+        for entry in self._heap:
+            o = orders.get(entry[1])
+            if o is not None and o.expires_at == entry[0]:
+                kept[entry] = None
+        heap = list(kept)
         heapify(heap)
         self._heap = heap
         self._expiry_limit = 2 * max(len(heap), len(pending)) + _EXPIRY_SLACK
@@ -1122,17 +1138,17 @@ class OrderBook:
             touched.append(level)
             queue = level.orders
             while queue:
-                maker = queue[0]
-                available = maker[1]  # REMAINING
+                maker: Order = queue[0]
+                available = maker.remaining
                 if not available:
                     queue.popleft()  # a dead entry (canceled, expired, re-queued)
                     continue
-                maker_id = maker[0]  # ORDER_ID
-                maker_owner = maker[2]  # OWNER
+                maker_id = maker.order_id
+                maker_owner = maker.owner
                 if maker_owner == owner:
                     seq += 1
-                    events.append(_new(Canceled, (seq, maker_id, _SELF_TRADE, available)))
-                    maker[1] = 0
+                    events.append(Canceled(seq, maker_id, _SELF_TRADE, available))
+                    maker.remaining = 0
                     level.quantity -= available
                     level.count -= 1
                     del orders[maker_id]
@@ -1141,16 +1157,13 @@ class OrderBook:
                 traded = available if available <= remaining else remaining
                 remaining -= traded
                 available -= traded
-                maker[1] = available
+                maker.remaining = available
                 level.quantity -= traded
                 seq += 1
                 events.append(
-                    _new(
-                        Fill,
-                        (
-                            seq, order_id, maker_id, owner, maker_owner, side,
-                            price, traded, remaining, available,
-                        ),
+                    Fill(
+                        seq, order_id, maker_id, owner, maker_owner, side,
+                        price, traded, remaining, available,
                     )
                 )
                 if not available:
@@ -1172,23 +1185,31 @@ class OrderBook:
         return remaining, seq
 
 
+def _expiry_entry(o: Order) -> tuple[int, int]:
+    """The ``(expires_at, order_id)`` heap entry of an order with an expiry."""
+    expires_at = o.expires_at
+    assert expires_at is not None
+    return expires_at, o.order_id
+
+
 def _view(o: Order) -> OrderView:
     """The :class:`OrderView` of a live order."""
+    level = o.level
     return OrderView(
-        o[ORDER_ID],
-        o[OWNER],
-        o[SIDE],
-        o[PRICE],
-        o[QUANTITY],
-        o[QUANTITY] - o[REMAINING],
-        o[REMAINING],
-        o[EXPIRES_AT],
+        o.order_id,
+        o.owner,
+        level.side,
+        level.price,
+        o.quantity,
+        o.quantity - o.remaining,
+        o.remaining,
+        o.expires_at,
         _GTC,
-        o[POST_ONLY],
+        o.post_only,
     )
 
 
-def _level_key(item: tuple[int, int, Side, Level]) -> tuple[int, int]:
+def _level_key(item: tuple[int, int, Level]) -> tuple[int, int]:
     return item[0], item[1]
 
 

@@ -98,8 +98,14 @@ class SkuRules:
     max_quantity: int = 100
 
 
-def check_price(rules: SkuRules, price_cents: int) -> RejectReason | None:
-    """Return why ``price_cents`` breaks ``rules``, or None when it is valid."""
+def check_price(rules: SkuRules, price_cents: object) -> RejectReason | None:
+    """Return why ``price_cents`` breaks ``rules``, or None when it is valid.
+
+    Any value is accepted (a non-int is ``invalid_order``), here and in
+    :func:`check_place`: checking input is their job, so they never raise.
+    """
+    # `type(...) is` before anything narrows to int: compiled, a value typed
+    # int is a machine integer, and True would arrive as a plain 1.
     if type(price_cents) is not int:
         return RejectReason.INVALID_ORDER
     if price_cents % rules.tick_size_cents:
@@ -112,11 +118,11 @@ def check_price(rules: SkuRules, price_cents: int) -> RejectReason | None:
 def check_place(
     rules: SkuRules,
     order_type: OrderType,
-    price_cents: int | None,
-    quantity: int,
+    price_cents: object,
+    quantity: object,
     time_in_force: TimeInForce = TimeInForce.GTC,
     post_only: bool = False,
-    expires_at: int | None = None,
+    expires_at: object = None,
     now: int = 0,
 ) -> RejectReason | None:
     """The static check of a new order: None when it may be journaled.
@@ -145,6 +151,8 @@ def check_place(
         return RejectReason.INVALID_ORDER
     if expires_at is not None:
         if time_in_force != TimeInForce.GTC:
+            return RejectReason.INVALID_ORDER
+        if type(expires_at) is not int:
             return RejectReason.INVALID_ORDER
         if expires_at <= now:
             return RejectReason.EXPIRY_IN_PAST

@@ -45,6 +45,8 @@ def test_imports_go_one_way(package: str) -> None:
 
 def test_orderbook_is_sans_io() -> None:
     for path in _modules("orderbook"):
+        if path.name == "_build.py":
+            continue  # import machinery: picks the compiled or source modules at import
         bad = _imports(path) & SANS_IO
         assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+import orderbook
 from bench.__main__ import main as bench_main
 from bench.bare import BareBook, BareCommandBook, run_bare
 from bench.book import build_commands, run
@@ -77,8 +78,13 @@ def test_run_reports_the_ratio_first(capsys: pytest.CaptureFixture[str]) -> None
         "p50_us",
         "p99_us",
         "p999_us",
+        "compiled",
+        "pure_book_vs_bare_ratio",
     }
     assert result["book_vs_bare_ratio"] > 0 and result["book_vs_inline_loop_ratio"] > 0
+    # Compiled, the book is also measured as Python in a child process.
+    assert result["compiled"] is orderbook.COMPILED
+    assert (result["pure_book_vs_bare_ratio"] is not None) is orderbook.COMPILED
     assert result["events"] == 3000
     assert result["bare_traded_quantity"] == result["inline_loop_traded_quantity"]
-    assert run(2_000, repeats=1)["events"] == 2_000
+    assert run(2_000, repeats=1, pure=False)["events"] == 2_000
