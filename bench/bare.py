@@ -35,7 +35,7 @@ from orderbook import OrderType, Side
 
 from .workload import CANCEL, LIMIT, Event
 
-__all__ = ["BareBook", "BareCommandBook", "run_bare"]
+__all__ = ["BareBook", "BareCommandBook", "InlineBooks", "new_inline_books", "run_bare"]
 
 # Compared by identity, as our book does: the cheapest test there is, so the
 # baseline is not slowed down by string comparisons of StrEnum members.
@@ -203,13 +203,24 @@ class BareCommandBook:
         return 0
 
 
-def run_bare(events: Sequence[Event], n_skus: int) -> int:
-    """Run the workload through fresh bare books; returns the quantity traded.
+InlineBooks = list[tuple[Any, Any, dict[int, list[int]]]]
 
-    The return value is there so the work cannot be optimized away and so a
-    run can be compared with the book's total fill quantity.
+
+def new_inline_books(n_skus: int) -> InlineBooks:
+    """Empty books for :func:`run_bare`: per SKU (bids, asks, id index)."""
+    return [(SortedDict(), SortedDict(), {}) for _ in range(n_skus)]
+
+
+def run_bare(events: Sequence[Event], n_skus: int, books: InlineBooks | None = None) -> int:
+    """Run the workload through bare books; returns the quantity traded.
+
+    Fresh books unless ``books`` (from :func:`new_inline_books`) is given, so
+    that a workload can be run in slices. The return value is there so the
+    work cannot be optimized away and so a run can be compared with the
+    book's total fill quantity.
     """
-    books = [(SortedDict(), SortedDict(), {}) for _ in range(n_skus)]
+    if books is None:
+        books = new_inline_books(n_skus)
     traded = 0
     for kind, sku, order_id, _owner, side, price, qty, _expires_at, _now in events:
         bids, asks, index = books[sku]

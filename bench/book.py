@@ -21,8 +21,11 @@ in two shapes:
   event. The gap between the two baselines is what a method call and a
   command tuple cost per event, which any book with an API pays.
 
-Each repeat uses fresh books; the best of ``R`` repeats of each counts (the
-machine is shared and noisy). "Events" are input commands. The garbage
+Each repeat uses fresh books, and runs the three side by side: the workload
+goes through in slices of 10,000 events, each slice through all three (in
+an order that rotates), each timed apart, so that a noisy spell on this
+shared machine slows all three alike instead of one. The best of ``R``
+repeats of each counts. "Events" are input commands. The garbage
 collector is paused during every timed loop, for all sides alike (the
 long-lived workload would otherwise make the collector's full passes, not the
 matching, dominate the noise).
@@ -72,11 +75,11 @@ from orderbook import (
     TimeInForce,
 )
 
-from .bare import BareCommandBook, run_bare
+from .bare import BareCommandBook, new_inline_books, run_bare
 from .workload import CANCEL, LIMIT, Workload, generate
 from .workload import Event as WorkloadEvent
 
-__all__ = ["build_commands", "main", "run", "run_bare_book", "run_book"]
+__all__ = ["build_commands", "main", "run", "run_pure"]
 
 RULES = SkuRules(tick_size_cents=100, min_price_cents=100, max_price_cents=10_000_000)
 
@@ -141,53 +144,10 @@ def _bound_bare(
     return books, _calls(books, steps)
 
 
-def _time_calls(calls: Sequence[tuple[Any, Any]]) -> float:
-    """The one timed loop, shared by both books so that they are driven alike."""
-    gc.collect()
-    gc.disable()
-    try:
-        start = _cpu()
-        for handle, cmd in calls:
-            handle(cmd)
-        elapsed = _cpu() - start
-    finally:
-        gc.enable()
-    return elapsed
-
-
-def run_book(steps: Sequence[Step], n_skus: int) -> float:
-    """Time one pass of ``steps`` through fresh books of ours; returns seconds."""
-    books, calls = _bound(steps, n_skus)
-    elapsed = _time_calls(calls)
-    del books
-    return elapsed
-
-
-def run_bare_book(steps: Sequence[Step], n_skus: int) -> float:
-    """Time one pass of ``steps`` through fresh bare books; returns seconds."""
-    books, calls = _bound_bare(steps, n_skus)
-    elapsed = _time_calls(calls)
-    del books
-    return elapsed
-
-
 def _bare_book_traded(steps: Sequence[Step], n_skus: int) -> int:
     """Quantity traded by the bare books (an untimed pass)."""
     _, calls = _bound_bare(steps, n_skus)
     return sum(handle(cmd) for handle, cmd in calls)
-
-
-def _time_inline(events: Sequence[WorkloadEvent], n_skus: int) -> tuple[float, int]:
-    """Time one pass of the raw events through the inline bare loop; (seconds, traded)."""
-    gc.collect()
-    gc.disable()
-    try:
-        start = _cpu()
-        traded = run_bare(events, n_skus)
-        elapsed = _cpu() - start
-    finally:
-        gc.enable()
-    return elapsed, traded
 
 
 def _traded(steps: Sequence[Step], n_skus: int) -> int:
@@ -224,6 +184,43 @@ def _pct(sorted_ns: Sequence[int], q: float) -> float:
     return round(sorted_ns[i] / 1000, 2)
 
 
+SLICE = 10_000
+
+
+def _time_side_by_side(
+    steps: Sequence[Step], events: Sequence[WorkloadEvent], n_skus: int
+) -> tuple[float, float, float, int]:
+    """One repeat: seconds for (our book, bare book, inline loop), and the inline traded qty.
+
+    Fresh books for all three; the workload goes through in slices, each
+    slice through all three in a rotating order, each timed on its own.
+    """
+    _, ours = _bound(steps, n_skus)
+    _, bare = _bound_bare(steps, n_skus)
+    inline_books = new_inline_books(n_skus)
+    totals = [0.0, 0.0, 0.0]
+    traded = 0
+    gc.collect()
+    gc.disable()
+    try:
+        for k, start in enumerate(range(0, len(steps), SLICE)):
+            end = start + SLICE
+            for side in ((0, 1, 2), (1, 2, 0), (2, 0, 1))[k % 3]:
+                if side == 2:
+                    t0 = _cpu()
+                    traded += run_bare(events[start:end], n_skus, inline_books)
+                    totals[2] += _cpu() - t0
+                else:
+                    calls = (ours if side == 0 else bare)[start:end]
+                    t0 = _cpu()
+                    for handle, cmd in calls:
+                        handle(cmd)
+                    totals[side] += _cpu() - t0
+    finally:
+        gc.enable()
+    return totals[0], totals[1], totals[2], traded
+
+
 def run_pure(n_events: int, repeats: int, seed: int) -> dict[str, Any]:
     """The same benchmark in a child process running the book's Python sources."""
     env = {**os.environ, "ORDERBOOK_PURE": "1"}
@@ -254,10 +251,12 @@ def run(
     inline: list[float] = []
     traded_inline = 0
     for _ in range(repeats):
-        bare.append(run_bare_book(steps, workload.n_skus))
-        elapsed, traded_inline = _time_inline(events, workload.n_skus)
-        inline.append(elapsed)
-        ours.append(run_book(steps, workload.n_skus))
+        t_ours, t_bare, t_inline, traded_inline = _time_side_by_side(
+            steps, events, workload.n_skus
+        )
+        ours.append(t_ours)
+        bare.append(t_bare)
+        inline.append(t_inline)
     traded_ours = _traded(steps, workload.n_skus)
     traded_bare = _bare_book_traded(steps, workload.n_skus)
     lat = _latencies(steps, workload.n_skus)
