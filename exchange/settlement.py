@@ -41,9 +41,10 @@ trade stops counting as a sale: the engine also calls
 when nothing is due.
 
 The values (:class:`LedgerEntry`, :class:`TradeState`, :class:`Transition`)
-are immutable ``NamedTuple`` classes rather than frozen dataclasses, as in
-``orderbook/events.py``: several are built per trade on the matching path,
-and a ``NamedTuple`` builds about five times faster.
+are immutable ``NamedTuple`` classes rather than frozen dataclasses:
+several are built per trade on the matching path, and a ``NamedTuple``
+builds about five times faster (this module runs interpreted; the compiled
+``orderbook/events.py`` uses native classes instead).
 """
 
 from __future__ import annotations
