@@ -49,3 +49,37 @@ def test_stale_modules_names_sources_newer_than_their_build(tmp_path: Path) -> N
     assert stale_modules([str(package)]) == []
     _touch(tmp_path / "setup.py", 0)
     assert stale_modules([str(package)]) == ["edited.py"]
+
+
+_DIGEST = """
+import hashlib, json, sys
+from bench.book import build_commands
+from bench.workload import generate
+from orderbook import COMPILED, OrderBook, SkuRules
+
+workload = generate(20_000, seed=42)
+books = [OrderBook(f"S{i}", SkuRules()) for i in range(workload.n_skus)]
+digest = hashlib.sha256()
+for sku, cmd in build_commands(workload.events):
+    for event in books[sku].handle(cmd):
+        digest.update(repr(event).encode())
+for book in books:
+    digest.update(json.dumps(book.snapshot(), sort_keys=True).encode())
+print(COMPILED, digest.hexdigest())
+"""
+
+
+def test_compiled_and_sources_emit_the_same_events() -> None:
+    """The same workload gives byte-identical events and snapshots either way."""
+    if not orderbook.COMPILED:
+        pytest.skip("the book is not compiled here")
+    root = Path(__file__).resolve().parents[2]
+    runs = []
+    for pure in ("", "1"):
+        env = {**os.environ, "ORDERBOOK_PURE": pure, "PYTHONPATH": str(root)}
+        out = subprocess.run(
+            [sys.executable, "-c", _DIGEST], env=env, check=True, capture_output=True, text=True
+        ).stdout.split()
+        runs.append(out)
+    assert [compiled for compiled, _ in runs] == ["True", "False"]
+    assert runs[0][1] == runs[1][1]
