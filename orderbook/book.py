@@ -171,6 +171,9 @@ Determinism and known limitations
 - An order id may be reused once its order has left the book; ids are the
   caller's business (the engine never reuses them).
 - The FOK check walks the opposite side within the limit, O(orders).
+- Compiled, the fields of the book, its levels, orders and events are typed
+  at run time: assigning a str to ``OrderBook.seq`` raises ``TypeError``
+  (interpreted, it would go through and break later).
 """
 
 from __future__ import annotations
