@@ -12,7 +12,6 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -28,23 +27,22 @@ def select_build(package: str, init_file: str) -> None:
     Raises:
         ImportError: a stale compiled module, naming ``make native``.
     """
-    path = [str(Path(init_file).parent)]
+    directory = Path(init_file).parent
     if os.environ.get("ORDERBOOK_PURE"):
-        prefer_sources(package, path)
-    elif stale := stale_modules(path):
+        prefer_sources(package, directory)
+    elif stale := stale_modules(directory):
         raise ImportError(
             f"{package}: compiled modules are older than their sources ({', '.join(stale)}): "
             "rebuild them with `make native`, or set ORDERBOOK_PURE=1 to run the sources"
         )
 
 
-def stale_modules(path: Sequence[str]) -> list[str]:
-    """Compiled modules of the package at ``path`` older than their ``.py``.
+def stale_modules(package: Path) -> list[str]:
+    """Compiled modules in the package directory older than their ``.py``.
 
     Only in a source checkout (a ``setup.py`` beside the package): an
     installed copy has no sources to edit.
     """
-    package = Path(path[0])
     if not (package.parent / "setup.py").is_file():
         return []
     stale = []
@@ -59,9 +57,9 @@ def stale_modules(path: Sequence[str]) -> list[str]:
 class _SourceFinder:
     """Finds ``<package>.<module>`` in its ``.py`` file, never a compiled one."""
 
-    def __init__(self, package: str, path: Sequence[str]) -> None:
+    def __init__(self, package: str, directory: Path) -> None:
         self.prefix = package + "."
-        self.directory = Path(path[0])
+        self.directory = directory
 
     def find_spec(
         self, name: str, path: object = None, target: ModuleType | None = None
@@ -74,6 +72,6 @@ class _SourceFinder:
         return importlib.util.spec_from_file_location(name, source)
 
 
-def prefer_sources(package: str, path: Sequence[str]) -> None:
-    """Make the submodules of ``package`` load from source from now on."""
-    sys.meta_path.insert(0, _SourceFinder(package, path))
+def prefer_sources(package: str, directory: Path) -> None:
+    """Make the submodules of ``package`` (in ``directory``) load from source from now on."""
+    sys.meta_path.insert(0, _SourceFinder(package, directory))

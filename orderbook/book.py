@@ -395,8 +395,7 @@ class OrderBook:
             ):
                 orders = self._orders
                 if order_id in orders:
-                    self.seq += 1
-                    return [Rejected(self.seq, order_id, _DUPLICATE)]
+                    return self._reject(order_id, _DUPLICATE)
                 if side is _BID:
                     best = self._best_ask
                     rests = best is None or best > price
@@ -449,8 +448,7 @@ class OrderBook:
         if not fast:
             reason, side, order_type, tif = self._check_place(cmd)
             if reason is not None:
-                self.seq += 1
-                return [Rejected(self.seq, order_id if type(order_id) is int else 0, reason)]
+                return self._reject(order_id, reason)
         return self._place_checked(
             order_id, owner, side, quantity, price, order_type, tif, bool(post_only), expires_at
         )
@@ -470,8 +468,7 @@ class OrderBook:
         """Place an order that passed the static checks: match, then rest or cancel."""
         orders = self._orders
         if order_id in orders:
-            self.seq += 1
-            return [Rejected(self.seq, order_id, _DUPLICATE)]
+            return self._reject(order_id, _DUPLICATE)
         is_bid = side is _BID
         if is_bid:
             best = self._best_ask
@@ -480,8 +477,7 @@ class OrderBook:
             best = self._best_bid
             crosses = best is not None and (price is None or best >= price)
         if post_only and crosses:
-            self.seq += 1
-            return [Rejected(self.seq, order_id, _POST_ONLY)]
+            return self._reject(order_id, _POST_ONLY)
         seq = self.seq + 1
         events: list[Event] = [
             Accepted(seq, order_id, owner, side, order_type, tif, price, quantity)
@@ -541,8 +537,7 @@ class OrderBook:
         order_id: Any = cmd[0]
         order = self._orders.pop(order_id, None) if type(order_id) is int else None
         if order is None:
-            self.seq += 1
-            return [Rejected(self.seq, order_id if type(order_id) is int else 0, _UNKNOWN)]
+            return self._reject(order_id, _UNKNOWN)
         remaining = order.remaining
         order.remaining = 0
         level = order.level
@@ -574,10 +569,7 @@ class OrderBook:
         order = self._orders.get(order_id) if type(order_id) is int else None
         reason = self._check_amend(order, new_qty, new_price)
         if reason is not None or order is None:
-            self.seq += 1
-            return [
-                Rejected(self.seq, order_id if type(order_id) is int else 0, reason or _UNKNOWN)
-            ]
+            return self._reject(order_id, reason or _UNKNOWN)
         level = order.level
         old_price = level.price
         old_total = order.quantity
@@ -873,6 +865,11 @@ class OrderBook:
 
     # ------------------------------------------------------------------ internals
 
+    def _reject(self, order_id: object, reason: RejectReason) -> list[Event]:
+        """A command's one event, ``Rejected(reason)`` (order id 0 when not an int)."""
+        self.seq += 1
+        return [Rejected(self.seq, order_id if type(order_id) is int else 0, reason)]
+
     def _check_place(
         self, cmd: PlaceOrder
     ) -> tuple[RejectReason | None, Side, OrderType, TimeInForce]:
@@ -1053,8 +1050,7 @@ class OrderBook:
 
     def _add_expiry(self, order: Order) -> None:
         """File a live order's expiry among the pending ones."""
-        expires_at = order.expires_at
-        assert expires_at is not None
+        expires_at = _expires(order)
         self._pending.append(order)
         if expires_at < self._pending_min:
             self._pending_min = expires_at
@@ -1088,9 +1084,7 @@ class OrderBook:
         orders = self._orders
         pending = [o for o in self._pending if o.remaining]
         self._pending = pending
-        self._pending_min = min(
-            [_expiry_entry(o)[0] for o in pending], default=_NO_PENDING
-        )
+        self._pending_min = min([_expires(o) for o in pending], default=_NO_PENDING)
         # dict.fromkeys keeps one entry per (expires_at, order_id), in order:
         # an order re-queued by an amend may have left a twin behind.
         kept: dict[tuple[int, int], None] = {}
@@ -1188,11 +1182,16 @@ class OrderBook:
         return remaining, seq
 
 
-def _expiry_entry(o: Order) -> tuple[int, int]:
-    """The ``(expires_at, order_id)`` heap entry of an order with an expiry."""
+def _expires(o: Order) -> int:
+    """The expiry time of an order that has one (one filed for expiry)."""
     expires_at = o.expires_at
     assert expires_at is not None
-    return expires_at, o.order_id
+    return expires_at
+
+
+def _expiry_entry(o: Order) -> tuple[int, int]:
+    """The ``(expires_at, order_id)`` heap entry of an order with an expiry."""
+    return _expires(o), o.order_id
 
 
 def _view(o: Order) -> OrderView:

@@ -36,7 +36,11 @@ __all__ = [
 
 
 class _Value:
-    """Value semantics over the fields named in ``_fields``, in order."""
+    """Value semantics over the fields named in ``_fields``, in order.
+
+    Each subclass names its fields once, in ``_fields``, which is also its
+    ``__slots__``.
+    """
 
     __slots__ = ()
     _fields: ClassVar[tuple[str, ...]] = ()
@@ -69,14 +73,11 @@ class _Value:
 class Accepted(_Value):
     """A new order passed the book's checks (it may still fill or be canceled)."""
 
-    __slots__ = (
-        "order_id", "order_type", "owner", "price_cents", "quantity", "seq", "side",
-        "time_in_force",
-    )
     _fields: ClassVar[tuple[str, ...]] = (
         "seq", "order_id", "owner", "side", "order_type", "time_in_force", "price_cents",
         "quantity",
     )
+    __slots__ = _fields
 
     def __init__(
         self,
@@ -102,8 +103,8 @@ class Accepted(_Value):
 class Rejected(_Value):
     """A command was refused and changed nothing. ``order_id`` is 0 for none."""
 
-    __slots__ = ("order_id", "reason", "seq")
     _fields: ClassVar[tuple[str, ...]] = ("seq", "order_id", "reason")
+    __slots__ = _fields
 
     def __init__(self, seq: int, order_id: int, reason: RejectReason) -> None:
         self.seq: Final = seq
@@ -114,14 +115,11 @@ class Rejected(_Value):
 class Fill(_Value):
     """A match at the resting (maker) order's price."""
 
-    __slots__ = (
-        "maker_order_id", "maker_owner", "maker_remaining", "price_cents", "quantity", "seq",
-        "taker_order_id", "taker_owner", "taker_remaining", "taker_side",
-    )
     _fields: ClassVar[tuple[str, ...]] = (
         "seq", "taker_order_id", "maker_order_id", "taker_owner", "maker_owner", "taker_side",
         "price_cents", "quantity", "taker_remaining", "maker_remaining",
     )
+    __slots__ = _fields
 
     def __init__(
         self,
@@ -151,8 +149,8 @@ class Fill(_Value):
 class Canceled(_Value):
     """An order, or its unfilled rest, left the book; ``quantity`` is what left."""
 
-    __slots__ = ("order_id", "quantity", "reason", "seq")
     _fields: ClassVar[tuple[str, ...]] = ("seq", "order_id", "reason", "quantity")
+    __slots__ = _fields
 
     def __init__(self, seq: int, order_id: int, reason: CancelReason, quantity: int) -> None:
         self.seq: Final = seq
@@ -164,10 +162,10 @@ class Canceled(_Value):
 class Amended(_Value):
     """A resting order changed: its new price, new total and new remaining."""
 
-    __slots__ = ("kept_priority", "order_id", "price_cents", "quantity", "remaining", "seq")
     _fields: ClassVar[tuple[str, ...]] = (
         "seq", "order_id", "price_cents", "quantity", "remaining", "kept_priority",
     )
+    __slots__ = _fields
 
     def __init__(
         self,
@@ -189,8 +187,8 @@ class Amended(_Value):
 class LevelChanged(_Value):
     """Market data: a price level's new total quantity (0 removes the level)."""
 
-    __slots__ = ("orders", "price_cents", "quantity", "seq", "side")
     _fields: ClassVar[tuple[str, ...]] = ("seq", "side", "price_cents", "quantity", "orders")
+    __slots__ = _fields
 
     def __init__(self, seq: int, side: Side, price_cents: int, quantity: int, orders: int) -> None:
         self.seq: Final = seq

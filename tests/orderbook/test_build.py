@@ -46,9 +46,9 @@ def test_stale_modules_names_sources_newer_than_their_build(tmp_path: Path) -> N
     _touch(package / f"edited{SUFFIX}", 2_000)
     _touch(package / "plain.py", 3_000)  # never compiled
     # An installed copy (no setup.py beside it) has no sources to edit.
-    assert stale_modules([str(package)]) == []
+    assert stale_modules(package) == []
     _touch(tmp_path / "setup.py", 0)
-    assert stale_modules([str(package)]) == ["edited.py"]
+    assert stale_modules(package) == ["edited.py"]
 
 
 _DIGEST = """
