@@ -40,9 +40,10 @@ $(NODE_STAMP): package.json package-lock.json
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-# The asyncio/unit suite first, then the browser tests in their own run (sync
+# Lint and types first (ruff; mypy --strict on orderbook/ and exchange/), then
+# the asyncio/unit suite, then the browser tests in their own run (sync
 # Playwright and asyncio tests must not share an event loop).
-test: install $(CHROMIUM)
+test: lint $(CHROMIUM)
 	$(PY) -m pytest -m "not browser" -q
 	ORDERBOOK_PURE=1 $(PY) -m pytest -q tests/orderbook
 	$(PY) -m pytest -m browser -q tests/web
