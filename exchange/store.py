@@ -117,6 +117,9 @@ class OrderRow(SQLModel, table=True):
     created_at: int = _big(nullable=False)
     updated_at: int | None = _big()
     expires_at: int | None = _big()
+    # As placed, for comparing a repeated client_order_id (exchange.history).
+    placed_price_cents: int | None = _big()
+    placed_quantity: int | None = _big()
 
 
 class TradeRow(SQLModel, table=True):
