@@ -53,6 +53,7 @@ from sqlalchemy.sql import Select
 
 from exchange.clock import DAY_NS, HOUR_NS, rfc3339, rfc3339_opt
 from exchange.errors import ExchangeError
+from exchange.frames import as_int64, i64, int64_count
 from exchange.store import HOLDINGS, REALIZED, TRADES, TradeStore
 from exchange.valuation import (
     HISTORY_INTERVALS,
@@ -93,6 +94,7 @@ SALES_SCHEMA: dict[str, pl.DataType] = {
     "price_cents": pl.Int64(),
     "quantity": pl.Int64(),
 }
+SALES_SCHEMA_INT = ("id", "time", "price_cents", "quantity")
 TRADE_EXPORT_COLUMNS = (
     "id",
     "sku",
@@ -128,15 +130,26 @@ def pct_2dp(num: pl.Expr, den: pl.Expr) -> pl.Expr:
 
     Integer arithmetic to the hundredth of a percent, so 1/3 gives 33.33 and
     1/8 gives 12.5 exactly as a person computes them; null when either is
-    null or ``den`` is not positive.
+    null or ``den`` is not positive. Both sides are taken as Int64 whatever
+    their type, so prices up to the API's ceiling ($100M) cannot overflow.
     """
-    scaled = (num - den) * 10_000
-    hundredths = scaled.sign() * ((scaled.abs() * 2 + den) // (den * 2))
-    return pl.when(den > 0).then(hundredths / 100).otherwise(None)
+    num, den = num.cast(pl.Int64), den.cast(pl.Int64)
+    scaled = (num - den) * i64(10_000)
+    hundredths = scaled.sign() * ((scaled.abs() * i64(2) + den) // (den * i64(2)))
+    return pl.when(den > i64(0)).then(hundredths / pl.lit(100.0, dtype=pl.Float64))
 
 
-def _as_lazy(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
-    return frame.lazy() if isinstance(frame, pl.DataFrame) else frame
+def pct_2dp_of(num: int | None, den: int | None) -> float | None:
+    """:func:`pct_2dp` of two Python integers (None when either is None)."""
+    if num is None or den is None:
+        return None
+    value: float | None = pl.select(pct_2dp(i64(num), i64(den))).item()
+    return value
+
+
+def _sales_lazy(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    """A sales frame, lazy, its integer columns Int64 whatever it was built with."""
+    return as_int64(frame.lazy(), SALES_SCHEMA_INT)
 
 
 def summaries_frame(
@@ -162,14 +175,14 @@ def summaries_frame(
         ``change_24h_pct``, ``change_7d_pct``, ``change_30d_pct`` and
         ``retail_price_cents`` / ``price_premium_pct`` (null without retail).
     """
-    lf = _as_lazy(sales).filter(pl.col("time") <= now_ns)
+    lf = _sales_lazy(sales).filter(pl.col("time") <= i64(now_ns))
     if "settlement_status" in lf.collect_schema().names():
         lf = lf.filter(pl.col("settlement_status") != "canceled")
     time, price, qty = pl.col("time"), pl.col("price_cents"), pl.col("quantity")
     value = price * qty
-    in_24h = time > now_ns - WINDOW_24H
-    in_30d = time > now_ns - WINDOW_30D
-    in_12m = time > now_ns - WINDOW_12M
+    in_24h = time > i64(now_ns - WINDOW_24H)
+    in_30d = time > i64(now_ns - WINDOW_30D)
+    in_12m = time > i64(now_ns - WINDOW_12M)
     # log returns between consecutive sales of the group inside the 30-day window
     returns = price.filter(in_30d).cast(pl.Float64).log().diff()
     agg = (
@@ -181,18 +194,18 @@ def summaries_frame(
             value_sum=value.sum(),
             volume_24h=qty.filter(in_24h).sum(),
             volume_cents_24h=value.filter(in_24h).sum(),
-            n_returns=price.filter(in_30d).len() - 1,
+            n_returns=int64_count(price.filter(in_30d).len()) - i64(1),
             volatility=returns.std(ddof=1),
             range_12m_low_cents=price.filter(in_12m).min(),
             range_12m_high_cents=price.filter(in_12m).max(),
-            ref_24h=price.filter(time <= now_ns - WINDOW_24H).last(),
-            ref_7d=price.filter(time <= now_ns - WINDOW_7D).last(),
-            ref_30d=price.filter(time <= now_ns - WINDOW_30D).last(),
+            ref_24h=price.filter(time <= i64(now_ns - WINDOW_24H)).last(),
+            ref_7d=price.filter(time <= i64(now_ns - WINDOW_7D)).last(),
+            ref_30d=price.filter(time <= i64(now_ns - WINDOW_30D)).last(),
         )
         .with_columns(
-            average_price_cents=(pl.col("value_sum") * 2 + pl.col("sales_count"))
-            // (pl.col("sales_count") * 2),
-            volatility=pl.when(pl.col("n_returns") >= 2).then(pl.col("volatility")),
+            average_price_cents=(pl.col("value_sum") * i64(2) + pl.col("sales_count"))
+            // (pl.col("sales_count") * i64(2)),
+            volatility=pl.when(pl.col("n_returns") >= i64(2)).then(pl.col("volatility")),
             change_24h_pct=pct_2dp(pl.col("last_sale_cents"), pl.col("ref_24h")),
             change_7d_pct=pct_2dp(pl.col("last_sale_cents"), pl.col("ref_7d")),
             change_30d_pct=pct_2dp(pl.col("last_sale_cents"), pl.col("ref_30d")),
@@ -205,7 +218,7 @@ def summaries_frame(
             how="left",
         )
     else:
-        agg = agg.with_columns(retail_price_cents=pl.lit(None, dtype=pl.Int64))
+        agg = agg.with_columns(retail_price_cents=i64(None))
     agg = agg.with_columns(
         price_premium_pct=pct_2dp(pl.col("last_sale_cents"), pl.col("retail_price_cents"))
     )
@@ -241,8 +254,8 @@ def summary_row_to_dict(
     r: Mapping[str, Any] = row or {}
     last = r.get("last_sale_cents")
     premium = r.get("price_premium_pct")
-    if premium is None and last is not None and retail_price_cents:
-        premium = pl.select(pct_2dp(pl.lit(last), pl.lit(retail_price_cents))).item()
+    if premium is None:
+        premium = pct_2dp_of(last, retail_price_cents)
     volatility = r.get("volatility")
     return {
         key_name: key,
@@ -293,13 +306,13 @@ def candles_frame(
         raise ExchangeError(
             "validation_error", f"interval must be one of {', '.join(INTERVALS)}, not {interval!r}."
         )
-    lf = _as_lazy(sales)
+    lf = _sales_lazy(sales)
     if "settlement_status" in lf.collect_schema().names():
         lf = lf.filter(pl.col("settlement_status") != "canceled")
     if start_ns is not None:
-        lf = lf.filter(pl.col("time") >= start_ns)
+        lf = lf.filter(pl.col("time") >= i64(start_ns))
     if end_ns is not None:
-        lf = lf.filter(pl.col("time") < end_ns)
+        lf = lf.filter(pl.col("time") < i64(end_ns))
     lf = lf.with_columns(ts=pl.from_epoch("time", time_unit="ns")).sort("ts", maintain_order=True)
     return (
         lf.group_by_dynamic(
@@ -470,7 +483,8 @@ class Analytics:
         ``best_ask`` the lowest ask (the caller's to compute).
         """
         if skus is not None:
-            sales = self.sales(skus=skus, end_ns=now_ns).with_columns(style=pl.lit(style))
+            sales = self.sales(skus=skus, end_ns=now_ns)
+            sales = sales.with_columns(style=pl.lit(style, dtype=pl.String))
         else:
             sales = self.sales(style=style, end_ns=now_ns)
         frame = summaries_frame(sales, now_ns, key="style")

@@ -35,6 +35,7 @@ import polars as pl
 
 from exchange.clock import DAY_NS, HOUR_NS
 from exchange.errors import ExchangeError
+from exchange.frames import as_int64, i64, int64_count
 
 __all__ = [
     "HISTORY_INTERVALS",
@@ -60,6 +61,9 @@ MAX_HISTORY_POINTS = 10_000
 _FIRST_MONDAY_NS = 4 * DAY_NS
 
 _MARKS_SCHEMA = {"sku": pl.String(), "mark_cents": pl.Int64()}
+# The integer columns of the frames below, Int64 whatever a caller built them with.
+_HOLDING_INTS = ("id", "purchase_price_cents", "acquired_at")
+_INT_COLUMNS = (*_HOLDING_INTS, "mark_cents", "holding_id", "time", "price_cents", "start", "as_of")
 
 
 def marks_for(
@@ -102,8 +106,8 @@ def value_at_marks(
     (null when the SKU has no mark), keeping the holdings' order.
     """
     return (
-        holdings.lazy()
-        .join(marks.lazy(), on="sku", how="left", maintain_order="left")
+        as_int64(holdings.lazy(), _INT_COLUMNS)
+        .join(as_int64(marks.lazy(), _INT_COLUMNS), on="sku", how="left", maintain_order="left")
         .with_columns(
             market_value_cents=pl.col("mark_cents"),
             unrealized_gain_cents=pl.col("mark_cents") - pl.col("purchase_price_cents"),
@@ -130,8 +134,8 @@ def _totals_exprs() -> list[pl.Expr]:
         pl.col("purchase_price_cents").sum().alias("cost_cents"),
         pl.col("market_value_cents").sum().alias("market_value_cents"),
         pl.col("unrealized_gain_cents").sum().alias("unrealized_gain_cents"),
-        (~priced).sum().cast(pl.Int64).alias("unpriced_count"),
-        pl.len().cast(pl.Int64).alias("count"),
+        int64_count((~priced).sum()).alias("unpriced_count"),
+        int64_count(pl.len()).alias("count"),
     ]
 
 
@@ -173,7 +177,7 @@ def history_points(interval: str, start_ns: int, end_ns: int, now_ns: int) -> pl
         )
     starts = pl.int_range(0, count, dtype=pl.Int64, eager=True) * step + first
     return pl.DataFrame({"start": starts}).with_columns(
-        as_of=pl.min_horizontal(pl.col("start") + (step - 1), pl.lit(now_ns, dtype=pl.Int64))
+        as_of=pl.min_horizontal(pl.col("start") + i64(step - 1), i64(now_ns))
     )
 
 
@@ -195,6 +199,8 @@ def history_frame(
         ``start``, ``as_of``, ``value_cents`` (priced items), ``cost_cents`` (all
         held items), ``unpriced_count``, ``count``.
     """
+    realized, sales, points = (as_int64(f, _INT_COLUMNS) for f in (realized, sales, points))
+    holdings = as_int64(holdings, _INT_COLUMNS)
     sold = (
         realized.lazy()
         .group_by("holding_id")
@@ -234,13 +240,15 @@ def history_frame(
     per_point = valued.group_by("start").agg(
         value_cents=pl.col("price_cents").sum(),
         cost_cents=pl.col("purchase_price_cents").sum(),
-        unpriced_count=pl.col("price_cents").is_null().sum().cast(pl.Int64),
-        count=pl.len().cast(pl.Int64),
+        unpriced_count=int64_count(pl.col("price_cents").is_null().sum()),
+        count=int64_count(pl.len()),
     )
     return (
         points.lazy()
         .join(per_point, on="start", how="left")
-        .with_columns(pl.col("value_cents", "cost_cents", "unpriced_count", "count").fill_null(0))
+        .with_columns(
+            pl.col("value_cents", "cost_cents", "unpriced_count", "count").fill_null(i64(0))
+        )
         .sort("start")
         .collect()
     )

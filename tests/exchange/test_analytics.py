@@ -16,8 +16,10 @@ from exchange.analytics import (
     Analytics,
     candles_frame,
     pct_2dp,
+    pct_2dp_of,
     summaries_frame,
 )
+from exchange.catalog import PRICE_CEILING_CENTS
 from exchange.errors import ExchangeError
 from exchange.store import StoreWriter, TradeStore
 
@@ -95,6 +97,52 @@ def test_pct_rounds_half_away_from_zero() -> None:
         e=pct_2dp(pl.lit(5), pl.lit(None, dtype=pl.Int64)),
     ).row(0)
     assert got == (3.13, -3.13, 33.33, 12.5, None)
+
+
+# -- 64-bit money: prices up to the band's top and the API's ceiling --------
+
+# A Rolex Submariner (retail $10,100) sold at $12,500, at its band's top
+# (100x retail) and at the largest price the API accepts, with the retail
+# that allows it. Premiums by hand: 2,400,000 / 1,010,000 = 23.7624%; 99x = 9900%.
+ROLEX_RETAIL = 1_010_000
+BIG = [
+    (ROLEX_RETAIL, 1_250_000, 23.76),
+    (ROLEX_RETAIL, 100 * ROLEX_RETAIL, 9_900.0),
+    (ROLEX_RETAIL, ROLEX_RETAIL + 107_375, 10.63),  # past 2**31 / 20000 cents above retail
+    (PRICE_CEILING_CENTS // 100, PRICE_CEILING_CENTS, 9_900.0),
+    (PRICE_CEILING_CENTS, 100, -100.0),
+]
+
+
+@pytest.mark.parametrize(("retail", "price", "premium"), BIG)
+def test_premium_is_exact_at_any_price_and_literal_type(
+    retail: int, price: int, premium: float
+) -> None:
+    assert pct_2dp_of(price, retail) == premium
+    # polars 2 types small Python literals as Int32: pct_2dp must not care
+    got = pl.select(pct_2dp(pl.lit(price), pl.lit(retail))).item()
+    assert got == premium
+    if price < 2**31 and retail < 2**31:
+        int32 = pct_2dp(pl.lit(price, dtype=pl.Int32), pl.lit(retail, dtype=pl.Int32))
+        assert pl.select(int32).item() == premium
+
+
+@pytest.mark.parametrize(("retail", "price", "premium"), BIG)
+def test_summary_and_candles_at_the_band_top(retail: int, price: int, premium: float) -> None:
+    rows = [(NOW - 2 * DAY, retail, 1), (NOW - HOUR, price, 100), (NOW - 1, price, 100)]
+    # built with 32-bit integer columns where the values fit, as a caller might
+    narrow = {"price_cents": pl.Int32, "quantity": pl.Int32} if max(retail, price) < 2**31 else {}
+    frame = sales(rows).cast(narrow)  # type: ignore[arg-type]
+    retail_frame = pl.DataFrame({"sku": [SKU], "retail_price_cents": [retail]})
+    row = summaries_frame(frame, NOW, retail=retail_frame).row(0, named=True)
+    assert row["price_premium_pct"] == premium
+    assert row["change_24h_pct"] == premium
+    assert row["volume_cents_24h"] == 200 * price
+    assert row["average_price_cents"] == (retail + 200 * price) // 201 + (
+        (retail + 200 * price) % 201 * 2 >= 201
+    )
+    candle = candles_frame(frame, "1d").row(-1, named=True)
+    assert (candle["high_cents"], candle["volume"]) == (price, 200)
 
 
 def test_summary_figures_by_hand() -> None:
@@ -225,6 +273,22 @@ def test_sku_summary_from_the_store(store: TradeStore) -> None:
     assert got["volatility"] == pytest.approx(EXPECTED_VOL, abs=1e-6)
     assert got["last_sale_time"] == "2024-05-31T23:00:00.000Z"
     assert (got["sku"], got["highest_bid_cents"], got["lowest_ask_cents"]) == (SKU, 10_500, 11_000)
+
+
+def test_a_rolex_far_above_retail_has_its_summary(store: TradeStore) -> None:
+    """Regression: a $12,500 sale of a $10,100 watch made polars panic (Int32 literals)."""
+    sku, style = "126610LN-OS", "126610LN"
+    store.write([trade_op(1, NOW - HOUR, 1_250_000, sku=sku),
+                 trade_op(2, NOW - 1, 100 * ROLEX_RETAIL, sku=sku)])  # fmt: skip
+    analytics = Analytics(store)
+    got = analytics.sku_summary(sku, now_ns=NOW, retail_price_cents=ROLEX_RETAIL)
+    assert (got["last_sale_cents"], got["price_premium_pct"]) == (101_000_000, 9_900.0)
+    assert got["range_12m"] == {"low_cents": 1_250_000, "high_cents": 101_000_000}
+    before = analytics.sku_summary(sku, now_ns=NOW - 2, retail_price_cents=ROLEX_RETAIL)
+    assert before["price_premium_pct"] == 23.76
+    product = analytics.product_summary(style, now_ns=NOW, retail_price_cents=ROLEX_RETAIL)
+    assert product["price_premium_pct"] == 9_900.0
+    assert product["volume_cents_24h"] == 102_250_000
 
 
 def test_summary_of_a_sku_without_sales(store: TradeStore) -> None:
