@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 __all__ = ["BENCHES", "main"]
 
-BENCHES = ["book", "engine", "analytics", "load", "feed"]
+BENCHES = ["book", "engine", "analytics", "load", "feed", "history"]
 
 
 def _available(name: str) -> bool:
