@@ -20,7 +20,7 @@ _WHERE = {
     "build_openapi": "openapi",
     "main": "cli",
     "make_app": "app",
-    "value_portfolio": "app",
+    "value_portfolio": "portfolio",
 }
 
 

@@ -1,0 +1,192 @@
+"""Public market-data endpoints: summaries, candles, L2 books and trades.
+
+Analytics (polars over the trade store) runs in a worker thread so the event
+loop keeps serving orders while a summary or candles are computed.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from exchange.errors import ExchangeError
+
+from .context import analytics_call, json_response, now_ns, venue_of
+from .validation import query_int, query_time
+
+if TYPE_CHECKING:
+    from exchange.venue import Venue
+
+__all__ = [
+    "DEFAULT_CANDLES",
+    "INTERVALS",
+    "INTERVAL_NS",
+    "product_candles",
+    "product_summary",
+    "require_sku",
+    "sku_book",
+    "sku_candles",
+    "sku_summary",
+    "sku_trades",
+]
+
+INTERVALS = ("1m", "1h", "1d", "1w")
+INTERVAL_NS = {
+    "1m": 60 * 10**9,
+    "1h": 3_600 * 10**9,
+    "1d": 86_400 * 10**9,
+    "1w": 7 * 86_400 * 10**9,
+}
+# Default candle window when no start is given: this many intervals back.
+DEFAULT_CANDLES = 500
+
+
+def require_sku(venue: Venue, sku: str) -> None:
+    """Raise ``unknown_sku`` unless the catalog lists ``sku``."""
+    if not venue.sku_exists(sku):
+        raise ExchangeError("unknown_sku", f"There is no SKU '{sku}'.")
+
+
+async def sku_summary(request: web.Request) -> web.Response:
+    """Market summary of one SKU with its trading rules."""
+    venue = venue_of(request)
+    rules = venue.sku_rules(request.match_info["sku"])  # unknown_sku
+    sku = rules["sku"]
+    bid, ask = venue.mirror.best(sku)
+    summary = await analytics_call(
+        venue.analytics.sku_summary,
+        sku,
+        now_ns=now_ns(),
+        retail_price_cents=rules["retail_price_cents"],
+        best_bid=bid,
+        best_ask=ask,
+    )
+    return json_response({**rules, **summary})
+
+
+async def product_summary(request: web.Request) -> web.Response:
+    """Market summary of a product over all its sizes."""
+    venue = venue_of(request)
+    product = venue.product(request.match_info["style"])
+    skus = [s["sku"] for s in product["skus"]]
+    bests = [venue.mirror.best(s) for s in skus]
+    bids = [b for b, _ in bests if b is not None]
+    asks = [a for _, a in bests if a is not None]
+    best_bid = max(bids) if bids else None
+    best_ask = min(asks) if asks else None
+    summary = await analytics_call(
+        venue.analytics.product_summary,
+        product["style"],
+        now_ns=now_ns(),
+        retail_price_cents=product["retail_price_cents"],
+        best_bid=best_bid,
+        best_ask=best_ask,
+        skus=skus,
+    )
+    out = {"style": product["style"], "name": product["name"], "skus": skus}
+    out.update(summary)
+    out["lowest_ask_cents"] = best_ask
+    out["highest_bid_cents"] = best_bid
+    return json_response(out)
+
+
+def _candle_window(request: web.Request) -> tuple[str, int, int]:
+    interval = request.query.get("interval", "1h")
+    if interval not in INTERVALS:
+        raise ExchangeError(
+            "validation_error", f"'interval' must be one of: {', '.join(INTERVALS)}."
+        )
+    end = query_time(request, "end")
+    end_ns = end if end is not None else now_ns()
+    start = query_time(request, "start")
+    start_ns = start if start is not None else end_ns - DEFAULT_CANDLES * INTERVAL_NS[interval]
+    if start_ns >= end_ns:
+        raise ExchangeError("validation_error", "'start' must be before 'end'.")
+    return interval, start_ns, end_ns
+
+
+_CANDLE_COLUMNS = ("start", "open_cents", "high_cents", "low_cents", "close_cents", "volume")
+
+
+def _render_candles(
+    rows: list[dict[str, Any]], fmt: str, envelope: dict[str, Any], name: str
+) -> web.Response:
+    """JSON in an envelope, or the bare candle rows as CSV or Parquet."""
+    if fmt == "json":
+        return json_response({**envelope, "candles": rows})
+    import polars as pl
+
+    schema = {c: (pl.String if c == "start" else pl.Int64) for c in _CANDLE_COLUMNS}
+    frame = (
+        pl.DataFrame(
+            [{c: row.get(c) for c in _CANDLE_COLUMNS} for row in rows], schema=schema, orient="row"
+        )
+        if rows
+        else pl.DataFrame(schema=schema)
+    )
+    buffer = io.BytesIO()
+    if fmt == "csv":
+        frame.write_csv(buffer)
+        content_type = "text/csv"
+    else:
+        frame.write_parquet(buffer)
+        content_type = "application/vnd.apache.parquet"
+    return web.Response(
+        body=buffer.getvalue(),
+        headers={
+            "Content-Type": content_type,
+            "Content-Disposition": f'attachment; filename="{name}.{fmt}"',
+        },
+    )
+
+
+def _format(request: web.Request) -> str:
+    fmt = request.query.get("format", "json")
+    if fmt not in ("json", "csv", "parquet"):
+        raise ExchangeError("validation_error", "'format' must be one of: json, csv, parquet.")
+    return fmt
+
+
+async def sku_candles(request: web.Request) -> web.Response:
+    """OHLCV candles of one SKU (empty intervals omitted) as JSON, CSV or Parquet."""
+    venue = venue_of(request)
+    sku = request.match_info["sku"]
+    require_sku(venue, sku)
+    fmt = _format(request)
+    interval, start_ns, end_ns = _candle_window(request)
+    candles = await analytics_call(venue.analytics.candles, [sku], interval, start_ns, end_ns)
+    return _render_candles(candles, fmt, {"sku": sku, "interval": interval}, f"{sku}-{interval}")
+
+
+async def product_candles(request: web.Request) -> web.Response:
+    """OHLCV candles of a product over all its sizes."""
+    venue = venue_of(request)
+    product = venue.product(request.match_info["style"])
+    fmt = _format(request)
+    interval, start_ns, end_ns = _candle_window(request)
+    skus = [s["sku"] for s in product["skus"]]
+    candles = await analytics_call(venue.analytics.candles, skus, interval, start_ns, end_ns)
+    envelope = {"style": product["style"], "interval": interval}
+    return _render_candles(candles, fmt, envelope, f"{product['style']}-{interval}")
+
+
+async def sku_book(request: web.Request) -> web.Response:
+    """Released L2 depth of one SKU with its market-data sequence."""
+    venue = venue_of(request)
+    sku = request.match_info["sku"]
+    require_sku(venue, sku)
+    depth = query_int(request, "depth", 10, minimum=1, maximum=1000)
+    return json_response(venue.book(sku, depth))
+
+
+async def sku_trades(request: web.Request) -> web.Response:
+    """Public trades of one SKU, newest first; ``before`` pages by trade id."""
+    venue = venue_of(request)
+    sku = request.match_info["sku"]
+    require_sku(venue, sku)
+    limit = query_int(request, "limit", 50, minimum=1, maximum=1000) or 50
+    before = query_int(request, "before", None, minimum=1)
+    trades = venue.public_trades(sku, limit, before)
+    return json_response({"sku": sku, "trades": trades})
