@@ -39,9 +39,9 @@ _WHERE = {
     "Engine": "engine",
     "Outcome": "engine",
     "ExchangeError": "errors",
-    "Venue": "venue",
-    "VenueConfig": "venue",
-    "open_offline": "venue",
+    "Venue": "service",
+    "VenueConfig": "service",
+    "open_offline": "service",
 }
 
 

@@ -41,7 +41,8 @@ CONTRACT
 
 The journal knows nothing of what a payload means (the engine's orjson
 bytes); it sits behind this small interface (append a batch, make it
-durable, replay from a sequence) so a JetStream stream can take its place.
+durable, replay from a sequence) so a JetStream stream can take its place:
+:class:`Journal` implements the protocols of :mod:`exchange.service.ports`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,560 @@
+"""The running venue: lifecycle, the one submit path, release, commands.
+
+:class:`Venue` is a thin shell: recovery (:mod:`.recovery`), group commit
+(:mod:`.committer`), snapshots (:mod:`.snapshotter`), the trade store
+(:mod:`.storefeed`) and the reads (:mod:`.queries`) live in their own
+modules; request bodies are checked in :mod:`.requests`. Every command goes
+through :meth:`Venue.submit`: refused unless the venue accepts commands,
+validated (raise before journaling), applied with a seq and ``ts`` (never
+below the last ts), enqueued for the next group, answered once that group
+is durable and released.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import metrics
+from ..accounts import Account, Role
+from ..catalog import Product, demo_products
+from ..clock import HOUR_NS
+from ..commands import (
+    AuthenticateTrade,
+    CancelOrder,
+    Command,
+    MarkShipped,
+    RemoveHolding,
+    Tick,
+    encode_record,
+)
+from ..engine import Engine, Outcome, StoreOp
+from ..errors import ExchangeError
+from ..fees import DEFAULT_SCHEDULE, FeeSchedule
+from ..journal import DataDirLock
+from ..marketdata import L2Mirror, MarketDataEvent, TradePrint
+from .committer import Committer
+from .ports import SegmentedJournal
+from .queries import VenueQueries
+from .recovery import recover_engine
+from .requests import (
+    check_holding,
+    create_product_command,
+    new_account,
+    parse_amend,
+    parse_holding,
+    parse_passed,
+    parse_place,
+)
+from .snapshotter import Snapshotter
+from .storefeed import StoreFeed
+
+__all__ = ["Subscriber", "Venue", "VenueConfig"]
+
+log = logging.getLogger("exchange.venue")
+
+Subscriber = Callable[[list[MarketDataEvent]], None]
+
+# Labelled metric children, looked up once (labels() costs on every call).
+_COMMAND_COUNTERS: dict[str, Any] = {}
+_ORDER_COUNTERS: dict[tuple[str, str], Any] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class VenueConfig:
+    """Settings of one venue.
+
+    Attributes:
+        data_dir: journal, snapshots, lock and the default SQLite store.
+        database_url: the trade store URL; None for ``sqlite:///<data_dir>/exchange.db``.
+        fsync: False skips fsync (tests and benchmarks; a process crash
+            still loses nothing, a power loss may).
+        ship_deadline_hours: time a seller has to ship.
+        demo_catalog: journal the demo products on a first start.
+        snapshot_every: commands between snapshots.
+        store: False runs without a trade store (no analytics).
+        tick_interval: seconds between checks for due expiries/deadlines.
+        schedule: the fee schedule.
+        fork_snapshots: serialize periodic snapshots in a forked child
+            (copy-on-write) so the event loop never pauses for them; where
+            ``os.fork`` is missing, or when False, they are serialized on the
+            loop.
+        store_process: write the trade store from a forked child process
+            (:class:`exchange.store.StoreProcessWriter`), so SQL work never
+            takes the GIL from the matching path; False (or no ``os.fork``)
+            writes from a thread of this process.
+    """
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    fsync: bool = True
+    ship_deadline_hours: float = 48
+    demo_catalog: bool = True
+    snapshot_every: int = 100_000
+    store: bool = True
+    tick_interval: float = 1.0
+    schedule: FeeSchedule = field(default=DEFAULT_SCHEDULE)
+    fork_snapshots: bool = True
+    store_process: bool = True
+
+
+class Venue(VenueQueries):
+    """The running venue; build it with :meth:`Venue.open`."""
+
+    def __init__(self, cfg: VenueConfig) -> None:
+        self.cfg = cfg
+        self._ready = False
+        self.mirror = L2Mirror()
+        self.engine: Engine = Engine(cfg.schedule)
+        self._store = StoreFeed(cfg.data_dir, cfg.database_url, process=cfg.store_process)
+        self._journal: SegmentedJournal | None = None
+        self._lock: DataDirLock | None = None
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        self._subscribers: list[Subscriber] = []
+        self._committer: Committer | None = None
+        self._snapshotter: Snapshotter | None = None
+        self._timer: asyncio.Task[None] | None = None
+        self._failed: BaseException | None = None
+        self._closing = False
+        self._seq = 0
+        self._last_ts = 0
+        self._released_trade = 0
+
+    # ------------------------------------------------------------ lifecycle
+
+    @classmethod
+    async def open(cls, cfg: VenueConfig) -> Venue:
+        """Lock the data dir, recover, start the store writer and tasks.
+
+        Raises:
+            DataDirLocked: another process uses the data dir.
+            JournalCorrupt: the journal is damaged (names file and offset).
+        """
+        venue = cls(cfg)
+        await venue._open()
+        return venue
+
+    async def _open(self) -> None:
+        cfg = self.cfg
+        Path(cfg.data_dir).mkdir(parents=True, exist_ok=True)
+        lock = DataDirLock(Path(cfg.data_dir))
+        # The lock first: a second process must fail before touching anything.
+        await asyncio.to_thread(lock.acquire)
+        self._lock = lock
+        try:
+            store_seq: int | None = None
+            if cfg.store:
+                store_seq = await asyncio.to_thread(self._store.open)
+            rec = await asyncio.to_thread(
+                recover_engine,
+                cfg.data_dir,
+                fsync=cfg.fsync,
+                schedule=cfg.schedule,
+                ship_deadline_ns=int(cfg.ship_deadline_hours * HOUR_NS),
+                keep_store_ops_after=store_seq,
+                lock=False,
+            )
+        except BaseException:
+            await self._shutdown(snapshot=False)
+            raise
+        self._journal = rec.journal
+        self.engine = engine = rec.engine
+        self._seq = engine.last_seq
+        self._last_ts = engine.last_ts
+        self._snapshotter = Snapshotter(
+            engine,
+            rec.journal,
+            rec.snapshots,
+            self._io,
+            every=cfg.snapshot_every,
+            fork=cfg.fork_snapshots,
+            snapshot_seq=rec.snapshot_seq,
+        )
+        try:
+            if cfg.store:
+                await asyncio.to_thread(self._store.catch_up, store_seq or 0, rec)
+            for sku in sorted(engine.books):
+                bids, asks = engine.book_levels(sku)
+                seq, book_seq, trade_seq = engine.md_sequences(sku)
+                self.mirror.load(
+                    sku, seq, bids, asks, book_sequence=book_seq, trade_sequence=trade_seq
+                )
+            self._released_trade = engine.trade_count()
+            metrics.bind_gauges(lambda: len(self.engine.books), self.engine.resting_orders)
+            self._committer = Committer(
+                rec.journal, self._io, self._release, self._between_groups, self._seq
+            )
+            self._ready = True
+            if cfg.demo_catalog:
+                await self._journal_demo_catalog()
+            self._timer = asyncio.create_task(self._tick_loop(), name="venue-tick")
+        except BaseException:
+            await self._shutdown(snapshot=False)
+            raise
+
+    async def _journal_demo_catalog(self) -> None:
+        """On a first start, journal the demo products (all in one group).
+
+        A start that finds only some of them (a crash cut the first group
+        short) journals the rest; a catalog without any of them is left alone.
+        """
+        catalog = self.engine.catalog
+        demo = demo_products()
+        if len(catalog) and not any(catalog.has_product(p.style) for p in demo):
+            return
+        missing = [p for p in demo if not catalog.has_product(p.style)]
+        for product in missing:
+            cmd = create_product_command(product)
+            now = self._now()
+            self.engine.validate(cmd, now)
+            self._enqueue(cmd, now)
+        if missing:
+            await self._wait_group()
+
+    async def close(self) -> None:
+        """Drain pending commands, snapshot, close the store, journal and lock."""
+        if self._closing:
+            return
+        self._closing = True
+        await self._shutdown(snapshot=self._failed is None)
+
+    def _journal_ok(self) -> bool:
+        committer = self._committer
+        return self._failed is None and (committer is None or committer.failed is None)
+
+    async def _shutdown(self, *, snapshot: bool) -> None:
+        self._ready = False
+        if self._timer is not None:
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._timer
+        committer = self._committer
+        if committer is not None and committer.has_pending and self._journal_ok():
+            try:
+                await self._wait_group()
+            except Exception:
+                log.exception("venue: could not commit the last group")
+        self._closing = True
+        if committer is not None:
+            await committer.stop()
+        snapshotter = self._snapshotter
+        if snapshotter is not None:
+            await snapshotter.finish(journal_ok=self._journal_ok())
+            if snapshot and self._journal_ok():
+                await snapshotter.final(self.engine.last_seq)
+        await self._store.close()
+        if self._journal is not None:
+            await asyncio.get_running_loop().run_in_executor(self._io, self._journal.close)
+        self._io.shutdown(wait=True)
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    # ------------------------------------------------------------ submitting
+
+    def _now(self) -> int:
+        now = time.time_ns()
+        if now < self._last_ts:
+            now = self._last_ts
+        return now
+
+    def _accepting(self) -> int:
+        """``now`` for a new command, or ``not_ready`` when commands are refused."""
+        if not self.ready or self._closing:
+            raise ExchangeError("not_ready", "The exchange is not accepting commands right now.")
+        return self._now()
+
+    def _enqueue(self, cmd: Command, now: int) -> tuple[Outcome, asyncio.Future[None]]:
+        """Apply a validated command and add it to the next group; no await inside."""
+        seq = self._seq + 1
+        t0 = time.perf_counter()
+        try:
+            out = self.engine.apply(seq, now, cmd)
+        except BaseException as exc:
+            # A bug: the engine may be half-changed by a command the journal
+            # will never hold. Stop; a restart recovers the journaled state.
+            log.critical("venue: applying %r failed; refusing commands until restart", cmd)
+            self._failed = exc
+            self._ready = False
+            raise
+        elapsed = time.perf_counter() - t0
+        self._seq = seq
+        self._last_ts = now
+        metrics.MATCH_SECONDS.observe(elapsed)
+        assert self._committer is not None
+        return out, self._committer.enqueue((seq, encode_record(now, cmd)), out, cmd.TYPE)
+
+    async def submit(self, cmd: Command, now: int | None = None) -> Outcome:
+        """Validate, apply and journal ``cmd``; return its outcome once durable.
+
+        Args:
+            cmd: the command.
+            now: its time, from :meth:`_accepting` when the caller needed it
+                to build the command; None takes it here.
+
+        Raises:
+            ExchangeError: ``not_ready`` when commands are refused, the
+                engine's refusal (nothing journaled), or a refusal only the
+                book could see (journaled; it changed nothing).
+        """
+        if now is None:
+            now = self._accepting()
+        self.engine.validate(cmd, now)
+        out, group = self._enqueue(cmd, now)
+        # shield: a caller cancelled while waiting (a client went away) must
+        # not cancel the group's future, which other callers share.
+        await asyncio.shield(group)
+        if out.error is not None:
+            raise out.error
+        return out
+
+    async def _wait_group(self) -> None:
+        """Wait until everything submitted so far is durable and released."""
+        assert self._committer is not None
+        await self._committer.wait(self._seq)
+
+    def _release(self, outs: Sequence[tuple[Outcome, str]]) -> None:
+        """After a durable group, in journal order: the L2 mirror, metrics
+        (summed per group), the store, then the subscribers."""
+        mirror = self.mirror
+        events: list[MarketDataEvent] = []
+        ops: list[StoreOp] = []
+        # Metric facts are summed over the group: one inc per label, not per command.
+        kinds: dict[str, int] = {}
+        outcomes: dict[tuple[str, str], int] = {}
+        trades = traded = fees = 0
+        for out, kind in outs:
+            kinds[kind] = kinds.get(kind, 0) + 1
+            if out.md:
+                for ev, counts in zip(out.md, out.md_orders, strict=True):
+                    mirror.apply(ev, counts)
+                    events.append(ev)
+                    if type(ev) is TradePrint and ev.trade_id > self._released_trade:
+                        self._released_trade = ev.trade_id
+            if out.store_ops:
+                # Orders go to the store in their final state only; open
+                # ones are served from the engine's memory.
+                for op in out.store_ops:
+                    if op[0] != "order" or op[1]["status"] != "open":
+                        ops.append(op)
+            if out.order_status is not None:
+                key = (out.order_status, out.order_reason or "none")
+                outcomes[key] = outcomes.get(key, 0) + 1
+            if out.trades:
+                trades += out.trades
+                traded += out.traded_cents
+                fees += out.fees_cents
+        for kind, n in kinds.items():
+            counter = _COMMAND_COUNTERS.get(kind)
+            if counter is None:
+                counter = _COMMAND_COUNTERS[kind] = metrics.COMMANDS.labels(kind)
+            counter.inc(n)
+        for key, n in outcomes.items():
+            counter = _ORDER_COUNTERS.get(key)
+            if counter is None:
+                counter = _ORDER_COUNTERS[key] = metrics.ORDERS.labels(*key)
+            counter.inc(n)
+        if trades:
+            metrics.TRADES.inc(trades)
+            metrics.TRADED_VALUE_CENTS.inc(traded)
+            metrics.FEES_EARNED_CENTS.inc(fees)
+        self._store.submit(ops, outs[-1][0].seq)
+        if events:
+            for callback in list(self._subscribers):
+                try:
+                    callback(events)
+                except Exception:
+                    log.exception("venue: market-data subscriber %r failed", callback)
+
+    async def _between_groups(self) -> None:
+        if self._journal_ok() and self._snapshotter is not None:
+            await self._snapshotter.between_groups(self._seq)
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.tick_interval)
+            await self.tick_if_due()
+
+    async def tick_if_due(self) -> bool:
+        """Journal a :class:`Tick` if an expiry or ship deadline has passed.
+
+        Returns:
+            Whether a Tick was journaled.
+        """
+        due = self.engine.next_due()
+        if due is None or due > self._now() or not self.ready:
+            return False
+        try:
+            await self.submit(Tick())
+        except ExchangeError:
+            return False
+        except Exception:
+            log.exception("venue: tick failed")
+            return False
+        return True
+
+    async def flush_store(self) -> None:
+        """Wait until the trade store holds everything released so far."""
+        await self._store.flush()
+
+    # ------------------------------------------------------------- commands
+
+    async def create_account(self, name: object, role: object = "trader") -> dict[str, Any]:
+        """Create an account; the API key is in the answer and nowhere else.
+
+        Raises:
+            ExchangeError: ``validation_error`` for a bad name or role.
+        """
+        now = self._accepting()
+        cmd, api_key = new_account(self.engine.next_account_id(), name, role)
+        out = await self.submit(cmd, now)
+        assert out.response is not None
+        return {**out.response, "api_key": api_key}
+
+    async def create_product(self, account: Account, body: object) -> dict[str, Any]:
+        """Add a product (admin only); returns it in wire shape."""
+        if account.role is not Role.ADMIN:
+            raise ExchangeError("forbidden", "Only an admin may add products.")
+        product = Product.from_request(body)
+        out = await self.submit(create_product_command(product))
+        assert out.response is not None
+        return out.response
+
+    async def place_order(self, account: Account, body: object) -> tuple[int, dict[str, Any]]:
+        """Place one order; ``(201, answer)``, or ``(200, answer)`` for a replay."""
+        now = self._accepting()
+        cmd = parse_place(account.id, body, now)
+        answer = self.engine.idempotent_replay(cmd, now)
+        if answer is not None:
+            # The answer is the state as of now; it may rest on commands still
+            # on their way to the disk, so it leaves only once they are durable
+            # (reading the engine again after the wait could show later,
+            # not yet durable, changes).
+            await self._wait_group()
+            return 200, answer
+        out = await self.submit(cmd, now)
+        assert out.response is not None
+        return out.status, out.response
+
+    async def place_orders(
+        self, account: Account, bodies: Sequence[object]
+    ) -> list[dict[str, Any]]:
+        """Place several orders as one group commit; one result per body, in order."""
+        self._accepting()
+        results: list[dict[str, Any] | Outcome] = []
+        replayed = False
+        group: asyncio.Future[None] | None = None
+        for body in bodies:
+            now = self._now()
+            try:
+                cmd = parse_place(account.id, body, now)
+                answer = self.engine.idempotent_replay(cmd, now)
+                if answer is not None:
+                    replayed = True
+                    results.append(answer)
+                    continue
+                self.engine.validate(cmd, now)
+            except ExchangeError as exc:
+                results.append({"error": exc})
+                continue
+            out, group = self._enqueue(cmd, now)
+            results.append(out)
+        if group is not None:
+            await asyncio.shield(group)
+        if replayed:
+            # Replay answers were taken before the wait, as in place_order.
+            await self._wait_group()
+        final: list[dict[str, Any]] = []
+        for item in results:
+            if isinstance(item, Outcome):
+                assert item.response is not None
+                final.append(item.response)
+            else:
+                final.append(item)
+        return final
+
+    async def _answer(self, cmd: Command) -> dict[str, Any]:
+        out = await self.submit(cmd)
+        assert out.response is not None
+        return out.response
+
+    async def cancel_order(self, account: Account, order_id: int) -> dict[str, Any]:
+        """Cancel an open order; returns its final state."""
+        return await self._answer(CancelOrder(account.id, order_id))
+
+    async def amend_order(self, account: Account, order_id: int, body: object) -> dict[str, Any]:
+        """Amend an open order (new total ``quantity`` and/or ``price_cents``)."""
+        return await self._answer(parse_amend(account.id, order_id, body))
+
+    async def ship(self, account: Account, trade_id: int) -> dict[str, Any]:
+        """The seller marks a trade shipped."""
+        return await self._answer(MarkShipped(account.id, trade_id))
+
+    async def authenticate_trade(
+        self, account: Account, trade_id: int, passed: object
+    ) -> dict[str, Any]:
+        """An authenticator passes or fails a shipped trade."""
+        return await self._answer(AuthenticateTrade(account.id, trade_id, parse_passed(passed)))
+
+    async def add_holding(self, account: Account, body: object) -> dict[str, Any]:
+        """Add a hand-entered item to the account's portfolio."""
+        data = check_holding(body)
+        now = self._accepting()
+        out = await self.submit(parse_holding(account.id, data, now), now)
+        assert out.response is not None
+        return out.response
+
+    async def remove_holding(self, account: Account, holding_id: int) -> dict[str, Any]:
+        """Remove a hand-added item (``not_found`` unless it is one of the account's)."""
+        return await self._answer(RemoveHolding(account.id, holding_id))
+
+    # ------------------------------------------------------ subscriptions
+
+    def subscribe(self, callback: Subscriber) -> None:
+        """Call ``callback(events)`` on the loop after each durable group with market data."""
+        self._subscribers.append(callback)
+
+    def unsubscribe(self, callback: Subscriber) -> None:
+        """Stop calling ``callback``; a no-op if it was not subscribed."""
+        with contextlib.suppress(ValueError):
+            self._subscribers.remove(callback)
+
+    # ------------------------------------------------- tests and benchmarks
+
+    @property
+    def ready(self) -> bool:
+        """Whether the venue accepts commands (recovered, journal writable, not closing)."""
+        return self._ready and self._journal_ok()
+
+    @property
+    def analytics(self) -> Any:
+        """The :class:`exchange.analytics.Analytics` over the store (None without one)."""
+        return self._store.analytics
+
+    @property
+    def released_seq(self) -> int:
+        """The last journal seq whose command is durable and released."""
+        return self._committer.released_seq if self._committer is not None else self._seq
+
+    @property
+    def groups(self) -> int:
+        """Group commits done (each one journal sync)."""
+        return self._committer.groups if self._committer is not None else 0
+
+    @property
+    def commands(self) -> int:
+        """Commands journaled by this process."""
+        return self._committer.commands if self._committer is not None else 0
+
+    @property
+    def journal(self) -> SegmentedJournal:
+        """The open journal (tests and tools)."""
+        assert self._journal is not None
+        return self._journal
