@@ -5,7 +5,7 @@ Subcommands::
     exchange serve      REST API + websocket feed + metrics in one process
     exchange demo       serve, plus simulated traders so prices move
     exchange accounts create NAME [--role trader|authenticator|admin]
-    exchange recover --check
+    exchange recover --check | --repair
     exchange export trades --format parquet|csv [--output FILE]
     exchange portfolio --api-key KEY [--url URL | --data-dir DIR] [--mark MARK]
     exchange watch SKU [SKU ...]
@@ -202,9 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
                         default="trader", help="role (default trader)")
     _add_data_dir(create)
 
-    recover = sub.add_parser("recover", help="verify the journal")
-    recover.add_argument("--check", action="store_true", required=True,
-                         help="check every journal record; exit 0 when intact")
+    recover = sub.add_parser("recover", help="check or repair the journal and snapshots")
+    how = recover.add_mutually_exclusive_group(required=True)
+    how.add_argument("--check", action="store_true",
+                     help="check every snapshot and journal record; exit 0 when a start "
+                     "recovers everything")
+    how.add_argument("--repair", action="store_true",
+                     help="server stopped: cut the journal at its first damaged record "
+                     "(a copy of the cut goes beside it) and say what that loses")
     _add_data_dir(recover)
 
     export = sub.add_parser("export", help="export data")
@@ -383,14 +388,37 @@ def _call_offline(open_offline: Any, data_dir: Path, name: str, role: str) -> di
         handle.close()
 
 
-def _recover_check(args: argparse.Namespace) -> int:
-    from exchange.journal import check_journal
+def _recover(args: argparse.Namespace) -> int:
+    from exchange.datadir import DataDirLock, DataDirLocked
+    from exchange.repair import Unrecoverable, check_data, repair_data
 
-    result = check_journal(Path(args.data_dir) / "journal")
-    if result.ok:
-        print(f"journal intact: {result.records} records, last seq {result.last_seq}")
+    data_dir = Path(args.data_dir)
+    if not (data_dir / "journal").is_dir():
+        raise CliError(f"no journal in {data_dir} (journal/ is missing)")
+    if args.repair:
+        try:
+            with DataDirLock(data_dir):
+                result = repair_data(data_dir)
+        except DataDirLocked as exc:
+            raise CliError(f"{exc}; stop the server before `exchange recover --repair`") from None
+        except Unrecoverable as exc:
+            raise CliError(str(exc)) from None
+        print(result.message)
+    check = check_data(data_dir)
+    for warning in check.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for problem in check.problems:
+        print(problem, file=sys.stderr)
+    intact = sum(1 for s in check.snapshots if s.reason is None)
+    newest = f", newest at seq {check.snapshot_seq}" if check.snapshot_seq else ""
+    summary = (f"{check.records} journal records, last seq {check.last_seq}; "
+               f"{intact} of {len(check.snapshots)} snapshots intact{newest}")
+    if check.ok:
+        print(f"intact for a start: {summary}")
         return 0
-    print(result.message, file=sys.stderr)
+    hint = ("restore the snapshots from a backup" if check.unrecoverable else
+            "`exchange recover --repair` cuts the journal at the first damaged record")
+    print(f"not intact: {summary}; {hint}", file=sys.stderr)
     return EXIT_RUNTIME
 
 
@@ -566,7 +594,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "accounts":
             code = _accounts_create(args)
         elif args.command == "recover":
-            code = _recover_check(args)
+            code = _recover(args)
         elif args.command == "export":
             code = _export(args)
         elif args.command == "portfolio":

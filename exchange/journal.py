@@ -47,6 +47,8 @@ durable, replay from a sequence) so a JetStream stream can take its place:
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import logging
 import os
@@ -58,14 +60,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from prometheus_client import Counter
+
 from .datadir import DataDirLock, DataDirLocked, fsync_dir
 from .snapshots import SnapshotCorrupt, SnapshotStore
 
 __all__ = [
     "HEADER_SIZE",
     "MAX_PAYLOAD",
+    "OS_FILES",
+    "WRITE_FAILURES",
     "DataDirLock",
     "DataDirLocked",
+    "FileLayer",
     "Journal",
     "JournalCheck",
     "JournalCorrupt",
@@ -77,6 +84,12 @@ __all__ = [
 ]
 
 log = logging.getLogger("exchange.journal")
+
+WRITE_FAILURES = Counter(
+    "exchange_journal_write_failures_total",
+    "Journal writes and syncs the disk refused (full, failing); nothing of them was acknowledged.",
+    ["op"],
+)
 
 _HEADER = struct.Struct("<IIQ")
 _SEQ = struct.Struct("<Q")
@@ -209,13 +222,24 @@ def _scan(path: Path, data: bytes, expected_seq: int | None, is_last: bool) -> _
     return _Scan(records, first, prev if records else None, off, None, None)
 
 
-def _validate_directory(directory: Path) -> tuple[list[tuple[int, Path]], list[_Scan]]:
-    """Scan every segment in order; raise on damage other than a torn tail."""
+def _validate_directory(
+    directory: Path, skip_through: int = 0
+) -> tuple[list[tuple[int, Path]], list[_Scan]]:
+    """Scan every segment in order; raise on damage other than a torn tail.
+
+    Segments whose records all have seq <= ``skip_through`` (a snapshot
+    holds them) are not read: damage there cannot block a start.
+    """
     segments = _list_segments(directory)
     scans: list[_Scan] = []
     expected: int | None = None
     for i, (first_seq, path) in enumerate(segments):
         is_last = i == len(segments) - 1
+        if not is_last and segments[i + 1][0] - 1 <= skip_through:
+            next_first = segments[i + 1][0]
+            scans.append(_Scan(0, None, next_first - 1, 0, None, None))
+            expected = next_first
+            continue
         if expected is not None and first_seq != expected:
             what = "gap" if first_seq > expected else "regression"
             raise JournalCorrupt(
@@ -233,6 +257,48 @@ def _validate_directory(directory: Path) -> tuple[list[tuple[int, Path]], list[_
 
 
 _fdatasync = getattr(os, "fdatasync", os.fsync)
+
+
+class FileLayer:
+    """The system calls the journal's appends and syncs go through.
+
+    Tests replace it (:attr:`Journal.files`) with one that fails as a full or
+    broken disk does; the default calls the OS.
+    """
+
+    def write(self, fd: int, data: memoryview) -> int:
+        """``os.write``: may write less than asked; raises OSError (ENOSPC, EIO)."""
+        return os.write(fd, data)
+
+    def fdatasync(self, fd: int) -> None:
+        """Make a file's data durable."""
+        _fdatasync(fd)
+
+    def probe(self, directory: Path, nbytes: int) -> None:
+        """Write ``nbytes`` to a scratch file in ``directory``, fsync it and remove it.
+
+        Raises:
+            OSError: the disk cannot take them (full, read-only, failing).
+        """
+        path = directory / ".probe"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            block = memoryview(bytes(min(nbytes, 1 << 16)))
+            left = nbytes
+            while left > 0:
+                n = self.write(fd, block[: min(left, len(block))])
+                if not n:
+                    raise OSError(errno.ENOSPC, "probe write made no progress")
+                left -= n
+            self.fdatasync(fd)
+        finally:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+OS_FILES = FileLayer()
+"""The layer every journal uses unless given another."""
 
 
 class Journal:
@@ -254,8 +320,11 @@ class Journal:
         *,
         fsync: bool = True,
         max_segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        files: FileLayer | None = None,
     ) -> None:
         self.directory = Path(directory)
+        self.files = files if files is not None else OS_FILES
+        """The system calls appends and syncs go through (tests inject faults)."""
         self.fsync = fsync
         self.max_segment_bytes = max_segment_bytes
         self.last_seq = 0
@@ -276,11 +345,20 @@ class Journal:
         self._dir_dirty = False
         self._lock = threading.Lock()
         self._segments: list[tuple[int, Path]] = []
+        # Where the durable records end: the journal is cut back to it when
+        # a write or sync fails (discard_unsynced).
+        self._durable_path: Path | None = None
+        self._durable_size = 0
 
     # -- lifecycle -----------------------------------------------------------
 
-    def open(self) -> int:
+    def open(self, skip_through: int = 0) -> int:
         """Validate the journal, repair a torn tail, and open it for appends.
+
+        Args:
+            skip_through: a snapshot holds every record up to this seq:
+                segments entirely at or below it are neither read nor
+                checked (their damage does not block a start).
 
         Returns:
             ``last_seq``, 0 for an empty journal.
@@ -291,7 +369,7 @@ class Journal:
         if self._file is not None:
             raise RuntimeError("journal already open")
         self.directory.mkdir(parents=True, exist_ok=True)
-        segments, scans = _validate_directory(self.directory)
+        segments, scans = _validate_directory(self.directory, skip_through)
         self.repaired = None
         if not segments:
             self.last_seq = 0
@@ -299,6 +377,7 @@ class Journal:
             self._start_segment(1)
             self._sync_dir_now()
             self.durable_seq = 0
+            self._durable_path, self._durable_size = self._file_path, self._file_size
             return 0
         last_first, last_path = segments[-1]
         last_scan = scans[-1]
@@ -324,7 +403,13 @@ class Journal:
         self._file_size = last_scan.valid_end
         self._file_first = last_first
         self._file_records = last_scan.records
+        self._durable_path, self._durable_size = last_path, last_scan.valid_end
         return last_seq
+
+    @property
+    def first_seq(self) -> int:
+        """Seq of the first record the journal holds (or expects, when empty)."""
+        return self._segments[0][0] if self._segments else self._file_first
 
     def close(self) -> None:
         """Make everything durable (when ``fsync``) and close the files."""
@@ -397,11 +482,12 @@ class Journal:
             view = memoryview(buf)
             written = 0
             while written < len(buf):
-                n = f.write(view[written:])
+                n = self.files.write(f.fileno(), view[written:])
                 if not n:
                     raise OSError("journal write made no progress")
                 written += n
         except BaseException:
+            WRITE_FAILURES.labels("write").inc()
             # Never leave half a batch behind: later appends would follow it.
             try:
                 os.ftruncate(f.fileno(), start)
@@ -423,24 +509,99 @@ class Journal:
             f = self._file
             if f is None:
                 return
+            # last_seq before the size: the size then covers every record up to it.
             target = self.last_seq
+            path, size = self._file_path, self._file_size
             pending = self._pending_close
-            self._pending_close = []
             dir_dirty = self._dir_dirty
-            self._dir_dirty = False
             t0 = time.perf_counter()
             if self.fsync:
-                for old in pending:
-                    _fdatasync(old.fileno())
-                _fdatasync(f.fileno())
-                if dir_dirty:
-                    fsync_dir(self.directory)
+                # On failure nothing is marked durable and the rolled files
+                # stay pending (a later sync must not skip them).
+                try:
+                    for old in pending:
+                        self.files.fdatasync(old.fileno())
+                    self.files.fdatasync(f.fileno())
+                    if dir_dirty:
+                        fsync_dir(self.directory)
+                except OSError:
+                    WRITE_FAILURES.labels("sync").inc()
+                    raise
+            self._pending_close = []
+            self._dir_dirty = False
             for old in pending:
                 old.close()
             self.last_fsync_seconds = time.perf_counter() - t0
             self.fsync_count += 1
+            self._durable_path, self._durable_size = path, size
             if target > self.durable_seq:
                 self.durable_seq = target
+
+    def discard_unsynced(self) -> int:
+        """Cut the journal back to its durable records and close it (after a failed write or sync).
+
+        What was appended but never made durable (so never acknowledged), a
+        partly written record included, is removed: the segment where the
+        durable records end is truncated there and segments started after
+        it are deleted, durably. The journal is closed then; open a new one
+        to go on. Safe to call again after an OSError.
+
+        Returns:
+            The bytes removed.
+
+        Raises:
+            OSError: the disk refused even that; nothing is lost by retrying.
+        """
+        with self._lock:
+            for f in [*self._pending_close, self._file]:
+                if f is not None:
+                    with contextlib.suppress(OSError):
+                        f.close()
+            self._pending_close = []
+            self._file = None
+            path, size = self._durable_path, self._durable_size
+            if path is None:
+                return 0
+            durable_first = int(path.name[: -len(SEGMENT_SUFFIX)])
+            removed = 0
+            keep: list[tuple[int, Path]] = []
+            for first, seg in self._segments:
+                if first > durable_first:
+                    with contextlib.suppress(FileNotFoundError):
+                        removed += seg.stat().st_size
+                        seg.unlink()
+                else:
+                    keep.append((first, seg))
+            current = path.stat().st_size
+            if current > size:
+                fd = os.open(path, os.O_RDWR)
+                try:
+                    os.ftruncate(fd, size)
+                    self.files.fdatasync(fd)
+                finally:
+                    os.close(fd)
+                removed += current - size
+            fsync_dir(self.directory)
+            self._segments = keep
+            if removed:
+                log.warning(
+                    "journal: cut back to seq %d in %s at byte offset %d (%d bytes never "
+                    "made durable removed)",
+                    self.durable_seq,
+                    path,
+                    size,
+                    removed,
+                )
+            self.last_seq = self.durable_seq
+            return removed
+
+    def probe(self, nbytes: int = 1 << 20) -> None:
+        """Check the journal's disk takes ``nbytes`` now (a scratch file, fsynced, removed).
+
+        Raises:
+            OSError: it does not (full, read-only, failing).
+        """
+        self.files.probe(self.directory, nbytes)
 
     def rotate(self) -> None:
         """Start a new segment (after a snapshot), durably.
@@ -547,9 +708,11 @@ class Journal:
                 self._pending_close.append(old)
                 return
             if self.fsync:
-                _fdatasync(old.fileno())
+                self.files.fdatasync(old.fileno())
             old.close()
             self._sync_dir_now()
+            self._durable_path, self._durable_size = self._file_path, 0
+            self.durable_seq = self.last_seq
 
     def _rename_empty_segment(self, first_seq: int) -> None:
         """An empty journal starts at ``first_seq`` (e.g. after a snapshot)."""
@@ -562,6 +725,7 @@ class Journal:
             old_path.unlink(missing_ok=True)
             self._start_segment(first_seq)
             self._sync_dir_now()
+            self._durable_path, self._durable_size = self._file_path, 0
 
 
 def check_journal(directory: Path) -> JournalCheck:

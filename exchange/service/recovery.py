@@ -20,6 +20,7 @@ from ..commands import decode_record
 from ..engine import Engine, StoreOp
 from ..fees import DEFAULT_SCHEDULE, FeeSchedule
 from ..journal import DataDirLock, Journal, SnapshotStore
+from ..repair import require_covered
 
 __all__ = ["Recovered", "final_rows", "recover_engine"]
 
@@ -78,10 +79,11 @@ def recover_engine(
     if lock:
         dir_lock.acquire()
     try:
-        journal = Journal(data_dir / "journal", fsync=fsync)
-        journal.open()
         snapshots = SnapshotStore(data_dir / "snapshots", fsync=fsync)
         latest = snapshots.latest()
+        journal = Journal(data_dir / "journal", fsync=fsync)
+        # Segments the snapshot holds are not read: their damage cannot block a start.
+        journal.open(skip_through=latest[0] if latest is not None else 0)
         while latest is not None and latest[0] > journal.last_seq:
             # Never written that way by the venue (a snapshot waits for the
             # journal to be durable up to it); if it happens, the snapshot
@@ -89,6 +91,11 @@ def recover_engine(
             log.warning("snapshot at seq %d is ahead of the journal; ignoring it", latest[0])
             snapshots.path_for(latest[0]).unlink(missing_ok=True)
             latest = snapshots.latest()
+            journal.close()
+            journal = Journal(data_dir / "journal", fsync=fsync)
+            journal.open(skip_through=latest[0] if latest is not None else 0)
+        # The journal must go on where the snapshot ends: one line if not.
+        require_covered(journal, latest[0] if latest is not None else 0, snapshots)
         if latest is not None:
             engine = Engine.restore_bytes(latest[1])
             snapshot_seq = latest[0]
