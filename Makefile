@@ -4,23 +4,37 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# Pinned versions of everything pip installs (see its header; `make lock` refreshes it).
+LOCK := requirements.lock
 NODE_STAMP := node_modules/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 # The order book's modules that mypyc compiles (see setup.py).
 NATIVE_SRC := $(filter-out orderbook/__init__.py orderbook/_build.py,$(wildcard orderbook/*.py))
 NATIVE_STAMP := build/native-stamp
 
-.PHONY: install native test test-fast test-browser lint bench run serve clean
+.PHONY: install native test test-fast test-browser lint bench run serve clean lock
 
 install: $(STAMP) $(NODE_STAMP) $(NATIVE_STAMP)
 
 # ORDERBOOK_PURE: the order book is compiled once, just below, with the
 # venv's mypyc (a plain `pip install` compiles it by itself, see setup.py).
-$(STAMP): pyproject.toml setup.py
+# Every version comes from $(LOCK), the build's (setuptools, mypy) too.
+$(STAMP): pyproject.toml setup.py $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip "setuptools>=77"
-	ORDERBOOK_PURE=1 $(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install -q --disable-pip-version-check -c $(LOCK) --upgrade pip setuptools
+	ORDERBOOK_PURE=1 $(PY) -m pip install -q --disable-pip-version-check \
+		-c $(LOCK) --build-constraint $(LOCK) -e '.[dev]'
 	touch $(STAMP)
+
+# Re-resolve pyproject.toml's ranges from scratch in a throwaway venv and pin
+# what that installs into $(LOCK) (its header kept). Run `make test` after.
+LOCK_VENV := build/lock-venv
+lock:
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install -q --disable-pip-version-check --upgrade pip setuptools
+	ORDERBOOK_PURE=1 $(LOCK_VENV)/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+	{ grep '^#' $(LOCK); $(LOCK_VENV)/bin/pip freeze --all --exclude-editable; } > $(LOCK).new
+	mv $(LOCK).new $(LOCK) && rm -rf $(LOCK_VENV)
 
 # Compile the order book in place (setup.py, mypyc), and again whenever its
 # sources change: orderbook refuses to load compiled modules older than their
