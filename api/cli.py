@@ -6,7 +6,7 @@ Subcommands::
     exchange demo       serve, plus simulated traders so prices move
     exchange accounts create NAME [--role trader|authenticator|admin]
     exchange recover --check | --repair
-    exchange export trades --format parquet|csv [--output FILE]
+    exchange export trades --format parquet|csv [--output FILE] [--sku SKU] [--url URL]
     exchange portfolio --api-key KEY [--url URL | --data-dir DIR] [--mark MARK]
     exchange watch SKU [SKU ...]
 
@@ -34,6 +34,7 @@ import os
 import signal
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
@@ -219,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--sku", default=None, help="only this SKU")
     export.add_argument("--output", "-o", type=Path, default=None,
                         help="file to write (default: stdout)")
+    export.add_argument("--url", default=_env("EXCHANGE_URL", "http://127.0.0.1:8080"),
+                        help="the running server, asked whether a SKU without trades exists "
+                        "(env EXCHANGE_URL; default http://127.0.0.1:8080)")
     _add_data_dir(export)
     _add_database_url(export)
 
@@ -439,6 +443,9 @@ def _export(args: argparse.Namespace) -> int:
         url = sqlite_url(str(data_dir))
     store = TradeStore(url)
     try:
+        # A SKU with trades is known; only one without needs the catalog.
+        if args.sku is not None and not store.trades_for_sku(args.sku, limit=1):
+            _require_sku(args)
         data = Analytics(store).export_trades(args.format, sku=args.sku)
     finally:
         store.close()
@@ -449,6 +456,37 @@ def _export(args: argparse.Namespace) -> int:
         args.output.write_bytes(data)
         print(f"wrote {len(data)} bytes to {args.output}", file=sys.stderr)
     return 0
+
+
+def _require_sku(args: argparse.Namespace) -> None:
+    """Refuse a SKU the catalog does not have, as the API does (``unknown_sku``).
+
+    The catalog is the venue's: read from the data directory when no server
+    holds it, else asked of the running server at ``--url``.
+    """
+    from exchange.datadir import DataDirLocked
+    from exchange.venue import open_offline
+
+    data_dir = Path(args.data_dir)
+    if (data_dir / "journal").is_dir():
+        try:
+            with open_offline(data_dir) as offline:
+                known = offline.engine.catalog.has_sku(args.sku)
+        except DataDirLocked:
+            pass
+        else:
+            if not known:
+                raise CliError(f"there is no SKU {args.sku!r}")
+            return
+    try:
+        _api(args.url, "GET", f"/v1/skus/{urllib.parse.quote(args.sku, safe='')}")
+    except _Refused as exc:
+        if exc.status == 404:
+            raise CliError(f"there is no SKU {args.sku!r}") from None
+        raise
+    except CliError as exc:
+        raise CliError(f"cannot tell whether SKU {args.sku!r} exists: the data directory is "
+                       f"in use and {exc}; give the server's --url") from None
 
 
 def _money(cents: int | None) -> str:
@@ -469,21 +507,39 @@ def _portfolio(args: argparse.Namespace) -> int:
 
 
 def _portfolio_rest(args: argparse.Namespace) -> dict[str, Any]:
-    url = f"{args.url.rstrip('/')}/v1/portfolio?mark={args.mark}"
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {args.api_key}"})
+    return _api(args.url, "GET", f"/v1/portfolio?mark={args.mark}", key=args.api_key)
+
+
+def _api(base: str, method: str, path: str, *, key: str | None = None,
+         body: Any = None) -> dict[str, Any]:
+    """One call to a running server's REST API; a refusal or no answer is a CliError."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{base.rstrip('/')}{path}", data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            data: dict[str, Any] = json.loads(response.read())
+            answer: dict[str, Any] = json.loads(response.read())
     except urllib.error.HTTPError as exc:
         try:
             detail = json.loads(exc.read()).get("detail", exc.reason)
         except ValueError:
             detail = exc.reason
-        raise CliError(f"the server refused: {detail}") from None
+        raise _Refused(exc.code, f"the server refused: {detail}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise CliError(f"cannot reach {args.url}: {reason}") from None
-    return data
+        raise CliError(f"cannot reach {base}: {reason}") from None
+    return answer
+
+
+class _Refused(CliError):
+    """The server answered with an HTTP error status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 async def _portfolio_offline(args: argparse.Namespace) -> dict[str, Any]:
@@ -512,52 +568,69 @@ def _run_value(coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
     return asyncio.run(coro)
 
 
-def print_portfolio(data: dict[str, Any]) -> None:
-    """Print a portfolio answer (``GET /v1/portfolio``) as a rich table."""
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def print_portfolio(data: dict[str, Any], console: Any = None) -> None:
+    """Print a portfolio answer (``GET /v1/portfolio``) as a table that fits 80 columns.
+
+    Money is never cut: its columns are as wide as their longest figure, and
+    a SKU too long for what is left ends with an ellipsis. Each item is one
+    holding of one unit, so its value is its mark (the title names the mark).
+    """
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Portfolio (mark: {data.get('mark')})")
     # With mark=highest_bid the API also gives what a sale now would pay out
     # after seller fees; a seller wants that figure next to the gross value.
     net = data.get("mark") == "highest_bid"
-    columns = ["id", "sku", "condition", "cost", "mark", "value", "gain"]
-    if net:
-        columns.append("net proceeds")
-    for column in columns:
-        # Money and SKUs are never cut short with an ellipsis in a narrow
-        # terminal: a SKU folds onto a second line, a header wraps.
-        table.add_column(column, justify="left" if column in
-                         ("id", "sku", "condition") else "right",
-                         overflow="fold")
-    for item in data.get("items", []):
-        row = [
+    items = data.get("items", [])
+    rows = [
+        [
             str(item.get("id")),
             str(item.get("sku")),
             str(item.get("condition", "")),
             _money(item.get("purchase_price_cents")),
-            _money(item.get("mark_cents")),
             _money(item.get("market_value_cents")),
             _money(item.get("unrealized_gain_cents")),
+            *([_money(item.get("net_proceeds_cents"))] if net else []),
         ]
-        if net:
-            row.append(_money(item.get("net_proceeds_cents")))
-        table.add_row(*row)
-    totals = data.get("totals", {})
-    table.add_section()
-    total_row = [
-        "total", f"{totals.get('count', len(data.get('items', [])))} items", "",
-        _money(totals.get("cost_cents")), "", _money(totals.get("market_value_cents")),
-        _money(totals.get("unrealized_gain_cents")),
+        for item in items
     ]
-    if net:
-        total_row.append(_money(totals.get("net_proceeds_cents")))
+    totals = data.get("totals", {})
+    total_row = [
+        "total", _plural(int(totals.get("count", len(items))), "item"), "",
+        _money(totals.get("cost_cents")), _money(totals.get("market_value_cents")),
+        _money(totals.get("unrealized_gain_cents")),
+        *([_money(totals.get("net_proceeds_cents"))] if net else []),
+    ]
+    headers = ["id", "SKU", "cond", "cost", "value", "gain", *(["net"] if net else [])]
+    table = Table(title=f"Portfolio (mark: {data.get('mark')})", box=box.SIMPLE_HEAD,
+                  show_edge=False, pad_edge=False, collapse_padding=True,
+                  caption="net: what a sale at the highest bid pays after seller fees"
+                  if net else None)
+    console = console or Console()
+    widths = [max(len(row[i]) for row in [*rows, total_row, headers])
+              for i in range(len(headers))]
+    # Two characters between columns; the SKU gets what the others leave.
+    room = console.width - (sum(widths) - widths[1]) - 2 * (len(headers) - 1)
+    for header, width in zip(headers, widths, strict=True):
+        if header == "SKU":
+            table.add_column(header, no_wrap=True, overflow="ellipsis",
+                             width=max(6, min(width, room)))
+        else:
+            table.add_column(header, no_wrap=True, width=width,
+                             justify="left" if header in ("id", "cond") else "right")
+    for row in rows:
+        table.add_row(*row)
+    table.add_section()
     table.add_row(*total_row)
-    console = Console()
     console.print(table)
     console.print(
         f"realized gain: {_money(totals.get('realized_gain_cents'))}   "
-        f"unpriced items: {totals.get('unpriced_count', 0)}"
+        f"unpriced: {_plural(int(totals.get('unpriced_count', 0)), 'item')}"
     )
 
 

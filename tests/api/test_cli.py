@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import random
 import signal
@@ -10,9 +11,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 import websockets
+from rich.console import Console
 from websockets.asyncio.client import connect
 
+from api import cli
 from api.demo import DemoMarket
 
 from .server import run_exchange, serve
@@ -76,6 +80,16 @@ def test_serve_lock_ports_offline_accounts_and_recover(tmp_path: Path) -> None:
         refused = run_exchange("portfolio", "--api-key", "bad", "--url", server.http_url)
         assert refused.returncode == 1 and "not known" in _one_line_error(refused.stderr)
 
+        # While the server holds the data dir, export asks it about a SKU without trades.
+        unknown = run_exchange("export", "trades", "--format", "csv", "--sku", "NOPE",
+                               "--data-dir", str(data), "--url", server.http_url)
+        assert unknown.returncode == 1 and unknown.stdout == ""
+        assert "no SKU 'NOPE'" in _one_line_error(unknown.stderr)
+        untraded = run_exchange("export", "trades", "--format", "csv", "--sku", sku,
+                                "--data-dir", str(data), "--url", server.http_url)
+        assert untraded.returncode == 0, untraded.stderr
+        assert untraded.stdout.splitlines() == [untraded.stdout.splitlines()[0]]
+
         server.proc.send_signal(signal.SIGTERM)
         assert server.proc.wait(20) == 0
 
@@ -96,6 +110,15 @@ def test_serve_lock_ports_offline_accounts_and_recover(tmp_path: Path) -> None:
     exported = run_exchange("export", "trades", "--format", "csv", "--data-dir", str(data))
     assert exported.returncode == 0, exported.stderr
     assert exported.stdout.splitlines()[0].startswith("id,sku")
+    # With the server stopped, the catalog is read from the data directory.
+    unknown = run_exchange("export", "trades", "--format", "csv", "--sku", "NOPE",
+                           "--data-dir", str(data), "--url", "http://127.0.0.1:9")
+    assert unknown.returncode == 1 and unknown.stdout == ""
+    assert _one_line_error(unknown.stderr) == "exchange: error: there is no SKU 'NOPE'"
+    untraded = run_exchange("export", "trades", "--format", "csv", "--sku", sku,
+                            "--data-dir", str(data))
+    assert untraded.returncode == 0, untraded.stderr
+    assert untraded.stdout.startswith("id,sku")
 
     # The account created offline works once the server is back.
     with serve(data) as server:
@@ -190,3 +213,99 @@ async def test_demo_trades_show_on_the_feed(tmp_path: Path) -> None:
                     if message["type"] == "trade":
                         break
         assert message["price_cents"] > 0 and message["sku"]
+
+
+# ------------------------------------------------------------------ export
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_export_refuses_parquet_to_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The default format is parquet and the default output stdout: binary
+    # garbage on a screen.
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stdout", terminal)
+    code = cli.main(["export", "trades", "--data-dir", str(tmp_path)])
+    assert code == 2
+    assert terminal.getvalue() == ""
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--output FILE" in err[0]
+
+
+def test_export_csv_to_a_terminal_is_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdout", _Terminal())
+    # No trade store in an empty dir: the refusal is about the store, not the tty.
+    code = cli.main(["export", "trades", "--format", "csv", "--data-dir", str(tmp_path)])
+    assert code == 2
+    assert "exchange.db is missing" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------- portfolio
+
+
+def _portfolio(mark: str, skus: tuple[str, ...] = ("DZ5485-612-10",)) -> dict[str, Any]:
+    items = [{"id": 7 + i, "sku": sku, "condition": "new",
+              "purchase_price_cents": 18_000, "mark_cents": 45_000,
+              "market_value_cents": 45_000, "unrealized_gain_cents": 27_000}
+             for i, sku in enumerate(skus)]
+    n = len(skus)
+    totals = {"cost_cents": 18_000 * n, "market_value_cents": 45_000 * n,
+              "unrealized_gain_cents": 27_000 * n, "realized_gain_cents": 1_234,
+              "unpriced_count": 0, "count": n}
+    if mark == "highest_bid":
+        for item in items:
+            item["net_proceeds_cents"] = 39_600
+        totals["net_proceeds_cents"] = 39_600 * n
+    return {"mark": mark, "items": items, "totals": totals}
+
+
+def _printed(data: dict[str, Any], width: int) -> list[str]:
+    console = Console(file=io.StringIO(), width=width)
+    cli.print_portfolio(data, console)
+    return console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+
+
+def test_portfolio_shows_net_proceeds_with_highest_bid() -> None:
+    out = "\n".join(_printed(_portfolio("highest_bid"), 200))
+    assert " net" in out and "after seller fees" in out
+    assert out.count("$396.00") == 2  # the item and the total
+    assert "$450.00" in out and "$270.00" in out and "$12.34" in out
+
+
+def test_portfolio_other_marks_have_no_net_column() -> None:
+    out = "\n".join(_printed(_portfolio("last_sale"), 200))
+    assert " net" not in out
+    assert "$450.00" in out and "$180.00" in out
+
+
+def test_portfolio_counts_items_in_the_singular_and_plural() -> None:
+    assert "1 item " in "\n".join(_printed(_portfolio("last_sale"), 80))
+    two = _portfolio("last_sale", ("DZ5485-612-10", "DZ5485-612-11"))
+    assert "2 items" in "\n".join(_printed(two, 80))
+
+
+def test_portfolio_fits_80_columns_with_money_whole() -> None:
+    skus = ("DZ5485-612-10.5-LIMITED-EDITION", "126610LN-OS")
+    data = _portfolio("highest_bid", skus)
+    for item in data["items"]:
+        item["purchase_price_cents"] = 12_345_678
+        item["unrealized_gain_cents"] = -12_345_678
+    data["totals"]["cost_cents"] = 24_691_356
+    lines = _printed(data, 80)
+    assert max(len(line) for line in lines) <= 80
+    out = "\n".join(lines)
+    # Headers whole on one line, each row one line, money never cut.
+    header = next(line for line in lines if " SKU " in line)
+    assert header.split() == ["id", "SKU", "cond", "cost", "value", "gain", "net"]
+    assert out.count(" $123,456.78") == 2 and out.count("-$123,456.78") == 2
+    assert "$246,913.56" in out
+    # The long SKU ends in an ellipsis; the short one stays whole.
+    assert "DZ5485-612-10.5" in out and "…" in out and "126610LN-OS" in out
+    assert "LIMITED-EDITION" not in out
