@@ -8,7 +8,7 @@ Subcommands::
     exchange recover --check | --repair
     exchange export trades --format parquet|csv [--output FILE] [--sku SKU] [--url URL]
     exchange portfolio --api-key KEY [--url URL | --data-dir DIR] [--mark MARK]
-    exchange watch SKU [SKU ...]
+    exchange watch SKU [SKU ...] [--url WS_URL] [--api-url URL]
 
 Settings come from flags or environment variables (flag wins). ``serve``
 prints ``http://HOST:PORT`` and ``ws://HOST:PORT`` (the bound ports; port 0
@@ -242,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("skus", nargs="+", metavar="SKU", help="SKUs to watch")
     watch.add_argument("--url", default=_env("EXCHANGE_FEED_URL", "ws://127.0.0.1:8765"),
                        help="the feed (env EXCHANGE_FEED_URL; default ws://127.0.0.1:8765)")
+    watch.add_argument("--api-url", default=_env("EXCHANGE_URL", "http://127.0.0.1:8080"),
+                       help="the REST API, for the latest trades at start and trades missed "
+                       "while reconnecting (env EXCHANGE_URL; default http://127.0.0.1:8080)")
     watch.add_argument("--duration", type=_non_negative_float, default=None,
                        help="stop after this many seconds (default: until Ctrl-C)")
     return parser
@@ -641,7 +644,7 @@ def _watch(args: argparse.Namespace) -> int:
     # through the live drawing (and double the one-line error on exit).
     logging.getLogger("feeds").setLevel(logging.ERROR)
     kwargs = {} if args.duration is None else {"duration": args.duration}
-    result = run_watch(args.url, list(args.skus), **kwargs)
+    result = run_watch(args.url, list(args.skus), api_url=args.api_url, **kwargs)
     if inspect.iscoroutine(result):
         try:
             with contextlib.suppress(KeyboardInterrupt):

@@ -15,9 +15,23 @@ venue's own rule (:func:`exchange.marketdata.book_checksum`):
 On a lost connection (or no message for ``idle_timeout`` seconds, while the
 server sends heartbeats every second) the client reconnects with exponential
 backoff and full jitter, and replays its subscriptions; books resync from the
-new snapshots. ``trade``, ``ticker`` and ``candle`` messages reach callbacks
-and async iterators; trade gaps (which a snapshot cannot heal) are counted in
-:attr:`FeedClient.stats`.
+new snapshots. ``ticker`` and ``candle`` messages reach callbacks and async
+iterators.
+
+Trades cannot be healed by a snapshot, so the client keeps, per SKU and
+across reconnects, the last sequence of the ``trades`` channel and the last
+trade id it delivered. Given the REST API's address (``rest_url``), it fills
+what it missed from ``GET /v1/skus/{sku}/trades`` (by id, paging with
+``before``): after every reconnect, once the server confirms the
+subscription, and on any break in a SKU's ``prev_sequence`` chain. Live
+trades of that SKU wait meanwhile, and a trade already delivered is never
+delivered again, so the ``trade`` callback and iterators see every trade
+exactly once, in id order, across reconnects and server restarts. A
+filled-in trade has ``"filled": true`` and no ``sequence``. Each break is
+reported: counted in ``stats.trade_gaps`` and passed to ``on_trade_gap``
+with the number of trades filled (None when the fill failed, or without
+``rest_url``). Named SKUs get a starting point when first subscribed; with
+``"*"`` only SKUs that have had a trade since the subscription are filled.
 
 Example::
 
@@ -37,6 +51,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from sortedcontainers import SortedDict
@@ -51,6 +66,11 @@ log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
 Callback = Callable[[Message], None]
+
+# Trades per REST page when filling a gap (the API's largest page).
+FILL_PAGE = 1000
+# Tries of a fill (with the reconnect backoff between) before it is given up.
+FILL_ATTEMPTS = 8
 
 
 class LocalBook:
@@ -148,6 +168,9 @@ class ClientStats:
     checksum_mismatches: int = 0
     resyncs: int = 0
     trade_gaps: int = 0
+    trades_filled: int = 0
+    fill_failures: int = 0
+    duplicate_trades: int = 0
     connects: int = 0
     errors: int = 0
 
@@ -160,6 +183,11 @@ class FeedClient:
         on_trade, on_ticker, on_candle, on_error: called with each message of
             that type.
         on_book: called with ``(sku, book)`` after a snapshot or delta applied.
+        on_trade_gap: called with ``(sku, filled)`` for each break in a
+            SKU's trades: how many missed trades were filled in, or None
+            when they could not be.
+        rest_url: the REST API (``http://HOST:PORT``) to fill missed trades
+            from; None reports gaps without filling them.
         drop_hook: test hook: a message for which it returns True is dropped
             as if lost on the way (used to force gaps).
         backoff_initial: first reconnect delay ceiling, in seconds.
@@ -177,6 +205,8 @@ class FeedClient:
         on_candle: Callback | None = None,
         on_error: Callback | None = None,
         on_book: Callable[[str, LocalBook], None] | None = None,
+        on_trade_gap: Callable[[str, int | None], None] | None = None,
+        rest_url: str | None = None,
         drop_hook: Callable[[Message], bool] | None = None,
         backoff_initial: float = 0.1,
         backoff_max: float = 10.0,
@@ -189,6 +219,8 @@ class FeedClient:
         self.on_candle = on_candle
         self.on_error = on_error
         self.on_book = on_book
+        self.on_trade_gap = on_trade_gap
+        self.rest_url = None if rest_url is None else rest_url.rstrip("/")
         self.drop_hook = drop_hook
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
@@ -197,7 +229,17 @@ class FeedClient:
         self.stats = ClientStats()
         self._books: dict[str, LocalBook] = {}
         self._synced: set[str] = set()
+        # Trades continuity, kept across reconnects (see the module docstring).
         self._trade_seq: dict[str, int] = {}
+        self._trade_id: dict[str, int] = {}
+        # SKUs subscribed on ``trades`` by name (and whether "*" is).
+        self._trade_skus: set[str] = set()
+        self._trade_all = False
+        # SKUs whose trades wait for a fill (after a reconnect, a break, or a
+        # first subscription), with the live messages held meanwhile.
+        self._holding: dict[str, list[Message]] = {}
+        self._fills: dict[str, asyncio.Task[None]] = {}
+        self._http: Any = None
         # Subscribe messages to replay after a reconnect, in order.
         self._wanted: list[Message] = []
         self._ws: ClientConnection | None = None
@@ -234,6 +276,10 @@ class FeedClient:
         self._closing = True
         if self._ws is not None:
             await self._ws.close()
+        self._cancel_fills()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
         if self._task is not None:
             self._task.cancel()
             # A failure was raised by start() already; closing stays quiet.
@@ -260,6 +306,17 @@ class FeedClient:
         """Subscribe (now, and again after every reconnect)."""
         message = self._message("subscribe", channels, skus, interval)
         self._wanted.append(message)
+        if "trades" in message["channels"]:
+            for sku in message["skus"]:
+                if sku == "*":
+                    self._trade_all = True
+                    continue
+                self._trade_skus.add(sku)
+                if self.rest_url is not None and sku not in self._trade_id:
+                    # A starting point, taken once the server confirms the
+                    # subscription, so a reconnect before its first trade
+                    # still knows what it missed.
+                    self._holding.setdefault(sku, [])
         await self._send(message)
 
     async def unsubscribe(
@@ -272,6 +329,15 @@ class FeedClient:
             for sku in message["skus"]:
                 self._books.pop(sku, None)
                 self._synced.discard(sku)
+        if "trades" in message["channels"]:
+            for sku in message["skus"]:
+                if sku == "*":
+                    self._trade_all = False
+                else:
+                    self._trade_skus.discard(sku)
+            for sku in list(self._trade_seq.keys() | self._trade_id.keys() | self._holding.keys()):
+                if not self._trade_all and sku not in self._trade_skus:
+                    self._forget_trades(sku)
         await self._send(message)
 
     def _message(
@@ -299,6 +365,12 @@ class FeedClient:
     def synced(self, sku: str) -> bool:
         """Whether the local book of ``sku`` is verified and current."""
         return sku in self._synced
+
+    def trades_live(self, sku: str) -> bool:
+        """Whether ``sku``'s trades flow live: subscribed and no fill pending."""
+        return self.connected and sku not in self._holding and (
+            sku in self._trade_id or sku in self._trade_seq or self.rest_url is None
+        )
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float | None = None) -> None:
         """Wait until ``predicate()`` holds; checked after every message."""
@@ -348,6 +420,8 @@ class FeedClient:
                     self._ws = ws
                     attempt = 0
                     self.stats.connects += 1
+                    if self.stats.connects > 1:
+                        self._after_reconnect()
                     self._last_received = asyncio.get_running_loop().time()
                     for message in self._wanted:
                         await self._send(message)
@@ -365,7 +439,6 @@ class FeedClient:
             finally:
                 self._ws = None
                 self._synced.clear()
-                self._trade_seq.clear()
             if self._closing:
                 return
             # Exponential backoff with full jitter.
@@ -397,7 +470,9 @@ class FeedClient:
             self._on_trade(message)
         elif kind == "trade_canceled":
             # Continues the trades channel's sequence chain: not a gap.
-            self._trade_sequence(message)
+            self._on_trades_channel(message)
+        elif kind == "subscriptions":
+            self._on_subscriptions(message)
         elif kind == "ticker":
             self._deliver("ticker", self.on_ticker, message)
         elif kind == "candle":
@@ -459,16 +534,158 @@ class FeedClient:
         task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
     def _on_trade(self, message: Message) -> None:
-        self._trade_sequence(message)
-        self._deliver("trade", self.on_trade, message)
+        self._on_trades_channel(message)
 
-    def _trade_sequence(self, message: Message) -> None:
-        """Check a trades-channel message (trade or trade_canceled) against the last."""
+    # --- trades: continuity and fills --------------------------------------
+
+    def _on_trades_channel(self, message: Message) -> None:
+        """A ``trade`` or ``trade_canceled``: hold, fill a break, or take it."""
         sku = message["sku"]
+        held = self._holding.get(sku)
+        if held is not None:
+            held.append(message)
+            return
         last = self._trade_seq.get(sku)
         if last is not None and message["prev_sequence"] != last:
+            self._holding[sku] = [message]
+            self._start_fill(sku)
+            return
+        self._take(message)
+
+    def _take(self, message: Message) -> None:
+        sku = message["sku"]
+        if message.get("sequence") is not None:
+            self._trade_seq[sku] = message["sequence"]
+        if message["type"] != "trade":
+            return
+        if message["id"] <= self._trade_id.get(sku, 0):
+            self.stats.duplicate_trades += 1  # filled in already
+            return
+        self._trade_id[sku] = message["id"]
+        self._deliver("trade", self.on_trade, message)
+
+    def _after_reconnect(self) -> None:
+        """Hold every known SKU's trades until a fill after the new subscription."""
+        self._cancel_fills()
+        self._holding = {}
+        if self.rest_url is None:
+            return  # a break shows on the next message's prev_sequence
+        for sku in self._trade_seq.keys() | self._trade_id.keys() | self._trade_skus:
+            self._holding[sku] = []
+
+    def _on_subscriptions(self, message: Message) -> None:
+        # Fill only once the subscription is active: every trade is then
+        # either in the REST answer or sent live (overlaps go by id).
+        active = {s.get("sku") for s in message.get("subscriptions", ())
+                  if s.get("channel") == "trades"}
+        for sku in list(self._holding):
+            if sku not in self._fills and (sku in active or "*" in active):
+                self._start_fill(sku)
+
+    def _start_fill(self, sku: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._fill(sku))
+        self._fills[sku] = task
+        task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    def _cancel_fills(self) -> None:
+        for task in self._fills.values():
+            task.cancel()
+        self._fills.clear()
+
+    def _forget_trades(self, sku: str) -> None:
+        self._trade_seq.pop(sku, None)
+        self._trade_id.pop(sku, None)
+        self._holding.pop(sku, None)
+        task = self._fills.pop(sku, None)
+        if task is not None:
+            task.cancel()
+
+    async def _fill(self, sku: str) -> None:
+        """Deliver what ``sku`` missed from the REST API, then what was held."""
+        old_seq = self._trade_seq.get(sku)
+        after = self._trade_id.get(sku)
+        missed: list[Message] | None = []
+        if self.rest_url is None:
+            missed = None  # only called on a break: report it, unfilled
+        else:
+            for attempt in range(FILL_ATTEMPTS):
+                try:
+                    if after is None:
+                        # A first subscription: its starting point, nothing missed.
+                        newest = await self.fetch_trades(sku, limit=1)
+                        after = newest[0]["id"] if newest else 0
+                    else:
+                        missed = await self._trades_after(sku, after)
+                    break
+                except (OSError, TimeoutError, ValueError) as exc:
+                    log.info("filling trades of %s from %s failed: %r", sku, self.rest_url, exc)
+                    ceiling = min(self.backoff_max, self.backoff_initial * 2**attempt)
+                    await asyncio.sleep(self._rng.uniform(0, ceiling))
+            else:
+                self.stats.fill_failures += 1
+                missed = None
+        if self._fills.get(sku) is asyncio.current_task():
+            del self._fills[sku]
+        held = self._holding.pop(sku, [])
+        if after is not None and sku not in self._trade_id:
+            self._trade_id[sku] = after
+        broken = bool(held) and old_seq is not None and held[0]["prev_sequence"] != old_seq
+        if missed is None or missed or broken:
             self.stats.trade_gaps += 1
-        self._trade_seq[sku] = message["sequence"]
+            if self.on_trade_gap is not None:
+                self.on_trade_gap(sku, None if missed is None else len(missed))
+        for trade in missed or ():
+            self.stats.trades_filled += 1
+            self._take(trade)
+        # The chain starts again at the first held message.
+        self._trade_seq.pop(sku, None)
+        for message in held:
+            self._on_trades_channel(message)
+
+    async def _trades_after(self, sku: str, after: int) -> list[Message]:
+        """``sku``'s trades with an id above ``after``, oldest first, as ``trade`` messages."""
+        found: list[Message] = []
+        before: int | None = None
+        while True:
+            page = await self.fetch_trades(sku, limit=FILL_PAGE, before=before)
+            found.extend(t for t in page if t["id"] > after)
+            if len(page) < FILL_PAGE or page[-1]["id"] <= after:
+                break
+            before = page[-1]["id"]
+        found.sort(key=lambda t: t["id"])
+        return [
+            {"type": "trade", "sku": sku, "id": t["id"], "price_cents": t["price_cents"],
+             "quantity": t["quantity"], "taker_side": t["taker_side"], "time": t["time"],
+             "filled": True}
+            for t in found
+        ]
+
+    async def fetch_trades(
+        self, sku: str, *, limit: int = 50, before: int | None = None
+    ) -> list[Message]:
+        """``GET /v1/skus/{sku}/trades`` from ``rest_url``: newest first.
+
+        Raises:
+            ValueError: no ``rest_url``, or the server refused (its status).
+            OSError, TimeoutError: the server could not be reached.
+        """
+        import aiohttp
+
+        if self.rest_url is None:
+            raise ValueError("no rest_url to fetch trades from")
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        params = {"limit": str(limit)} | ({} if before is None else {"before": str(before)})
+        url = f"{self.rest_url}/v1/skus/{quote(sku, safe='')}/trades"
+        try:
+            async with self._http.get(url, params=params) as response:
+                if response.status != 200:
+                    raise ValueError(f"GET {url} answered {response.status}")
+                body = await response.json(loads=orjson.loads)
+        except aiohttp.ClientError as exc:
+            raise OSError(str(exc)) from exc
+        trades: list[Message] = body["trades"]
+        return trades
 
     def _deliver(self, kind: str, callback: Callback | None, message: Message) -> None:
         if callback is not None:

@@ -2,9 +2,10 @@
 
 Per SKU: the ticker line (best bid and ask, last sale, 24h change and
 volume), the top 5 levels of each side of the verified local book, and the
-latest trades. It uses :class:`feeds.client.FeedClient`, so the book is
-checked by sequence and checksum and resyncs by itself, and the view
-survives a restart of the server (it reconnects).
+latest trades: the last few from the REST API (``api_url``) at once, then
+live. It uses :class:`feeds.client.FeedClient`, so the book is checked by
+sequence and checksum and resyncs by itself, and the view survives a restart
+of the server (it reconnects, and fills in the trades it missed).
 
 A refusal of the subscription itself (an unknown SKU, too many SKUs) ends
 the watch with :class:`WatchError`: the server subscribes nothing of a
@@ -78,9 +79,16 @@ class WatchState:
             view.ticker = message
 
     def on_trade(self, message: dict[str, Any]) -> None:
-        view = self.views.get(message["sku"])
-        if view is not None:
-            view.trades.appendleft(message)
+        self.add_trades(message["sku"], [message])
+
+    def add_trades(self, sku: str, trades: Sequence[dict[str, Any]]) -> None:
+        """Merge trades into the SKU's latest (newest first, each id once)."""
+        view = self.views.get(sku)
+        if view is None:
+            return
+        merged = {t["id"]: t for t in [*view.trades, *trades]}
+        view.trades.clear()
+        view.trades.extend(sorted(merged.values(), key=lambda t: t["id"], reverse=True)[:TRADES])
 
     def on_book(self, sku: str, book: LocalBook) -> None:
         view = self.views.get(sku)
@@ -177,6 +185,7 @@ async def run_watch(
     url: str,
     skus: Sequence[str],
     *,
+    api_url: str | None = None,
     console: Console | None = None,
     refresh_per_second: float = 8.0,
     duration: float | None = None,
@@ -186,6 +195,8 @@ async def run_watch(
     Args:
         url: the feed's ``ws://`` address.
         skus: SKUs to watch.
+        api_url: the REST API (``http://``) for the latest trades at start
+            and for trades missed while reconnecting; None: live ones only.
         console: where to draw (a default terminal console when None).
         refresh_per_second: redraws per second.
         duration: stop after this many seconds (None: run until cancelled).
@@ -200,25 +211,40 @@ async def run_watch(
         on_trade=state.on_trade,
         on_book=state.on_book,
         on_error=state.on_error,
+        rest_url=api_url,
     )
     console = console or Console()
     loop = asyncio.get_running_loop()
     deadline = None if duration is None else loop.time() + duration
     with Live(render(state, client), console=console, auto_refresh=False) as live:
         runner = asyncio.create_task(client.start())
+        history: asyncio.Task[None] | None = None
         try:
             subscribed = False
             while deadline is None or loop.time() < deadline:
                 if runner.done() and not subscribed:
                     await client.subscribe(["ticker", "trades", "book"], list(state.skus))
                     subscribed = True
+                    if api_url is not None:
+                        history = asyncio.create_task(_latest_trades(client, state))
                 state.status = f"{url} connected" if client.connected else f"{url} connecting…"
                 live.update(render(state, client), refresh=True)
                 if state.fatal is not None:
                     raise WatchError(state.fatal)
                 await asyncio.sleep(1 / refresh_per_second)
         finally:
+            if history is not None:
+                history.cancel()
             runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await runner
             await client.close()
+
+
+async def _latest_trades(client: FeedClient, state: WatchState) -> None:
+    """Put each SKU's last few trades in the view (a failure shows in the footer)."""
+    for sku in state.skus:
+        try:
+            state.add_trades(sku, await client.fetch_trades(sku, limit=TRADES))
+        except (OSError, TimeoutError, ValueError) as exc:
+            state.errors.append(f"no trade history for {sku} from {client.rest_url}: {exc}")

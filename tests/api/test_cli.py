@@ -131,7 +131,8 @@ def test_recover_check_names_the_offset(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with serve(data) as server:
         sku = _http("GET", server.http_url + "/v1/products")["products"][0]["skus"][0]["sku"]
-        watched = run_exchange("watch", sku, "--url", server.ws_url, "--duration", "1.5")
+        watched = run_exchange("watch", sku, "--url", server.ws_url,
+                               "--api-url", server.http_url, "--duration", "1.5")
         assert watched.returncode == 0, watched.stderr
         assert sku in watched.stdout
     segments = sorted((data / "journal").glob("*.log"))

@@ -9,8 +9,10 @@ from typing import Any
 
 import orjson
 import pytest
+from aiohttp import web
 from websockets.asyncio.client import ClientConnection, connect
 
+from exchange.marketdata import MarketDataEvent, TradePrint
 from feeds.server import FeedServer
 
 from .fakes import FakeVenue
@@ -27,6 +29,34 @@ async def server(venue: FakeVenue) -> AsyncIterator[FeedServer]:
     await feed.start()
     yield feed
     await feed.close()
+
+
+@pytest.fixture
+async def rest(venue: FakeVenue, aiohttp_server: Any) -> str:
+    """``GET /v1/skus/{sku}/trades`` over the fake venue's published trades; its base URL."""
+    published: dict[str, list[dict[str, Any]]] = {}
+
+    def record(events: list[MarketDataEvent]) -> None:
+        for e in events:
+            if isinstance(e, TradePrint):
+                published.setdefault(e.sku, []).append(
+                    {"id": e.trade_id, "sku": e.sku, "price_cents": e.price_cents,
+                     "quantity": e.quantity, "taker_side": e.taker_side,
+                     "time": "2026-11-25T15:44:22.123Z"})
+
+    async def trades(request: web.Request) -> web.Response:
+        # As the API: newest first, ids below ``before``, at most ``limit``.
+        before = int(request.query.get("before", 2**62))
+        limit = int(request.query.get("limit", 50))
+        rows = [t for t in reversed(published.get(request.match_info["sku"], []))
+                if t["id"] < before][:limit]
+        return web.json_response({"sku": request.match_info["sku"], "trades": rows})
+
+    venue.subscribe(record)
+    app = web.Application()
+    app.router.add_get("/v1/skus/{sku}/trades", trades)
+    server = await aiohttp_server(app)
+    return str(server.make_url("")).rstrip("/")
 
 
 def url(feed: FeedServer) -> str:
