@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import random
 import signal
 import urllib.request
 from pathlib import Path
@@ -17,7 +16,6 @@ from rich.console import Console
 from websockets.asyncio.client import connect
 
 from api import cli
-from api.demo import DemoMarket
 
 from .server import run_exchange, serve
 
@@ -185,21 +183,6 @@ async def test_shutdown_closes_feed_with_1001(tmp_path: Path) -> None:
             except websockets.ConnectionClosed as closed:
                 assert closed.rcvd is not None and closed.rcvd.code == 1001
         assert server.proc.wait(20) == 0
-
-
-def test_demo_market_orders_are_valid_and_some_cross() -> None:
-    rules = {"tick_size_cents": 100, "min_price_cents": 100, "max_price_cents": 1_000_000}
-    market = DemoMarket([("A-1", 18_000, rules), ("B-1", 50_000, rules)], 4, random.Random(7))
-    crossing = 0
-    for _ in range(600):
-        trader, body = market.next_order()
-        assert 0 <= trader < 4
-        price = body["price_cents"]
-        assert price % 100 == 0 and 100 <= price <= 1_000_000
-        fair = market.fair[body["sku"]]
-        if (body["side"] == "bid") == (price > fair) or body["type"] == "market":
-            crossing += 1
-    assert 50 < crossing < 200
 
 
 async def test_demo_trades_show_on_the_feed(tmp_path: Path) -> None:

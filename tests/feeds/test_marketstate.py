@@ -126,3 +126,14 @@ def test_a_seeded_trade_can_be_canceled() -> None:
     seeded = trade(9, 8, 10500, 1, T0 + HOUR)
     ticker, _ = state.on_trade_canceled(cancel(9, 5, seeded, T0 + 2 * HOUR))
     assert ticker["volume_24h"] == 2 and ticker["last_sale_cents"] == 10000
+
+
+def test_first_ticker_takes_the_sequence_from_the_book() -> None:
+    # After a restart the feed starts from the venue's book at sequence N: a
+    # ticker before the SKU's next event reflects that book, so it says N.
+    state = MarketState(lambda sku: (9_000, 11_000), sequence=lambda sku: 129)
+    assert state.ticker("AAA-10")["sequence"] == 129
+
+
+def test_without_a_sequence_source_the_first_ticker_says_0() -> None:
+    assert MarketState(lambda sku: (None, None)).ticker("AAA-10")["sequence"] == 0

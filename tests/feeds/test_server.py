@@ -327,3 +327,27 @@ async def test_trade_canceled_continues_the_trades_chain_and_fixes_the_ticker(
         ticker = await recv_type(ws, "ticker")
         assert ticker["last_sale_cents"] == 11000 and ticker["volume_24h"] == 2
     assert venue.mirror.channel_sequences("AAA-10") == (3, 5)
+
+
+async def test_ticker_on_subscribe_after_a_restart_matches_the_snapshot() -> None:
+    venue = FakeVenue()
+    # History the feed did not see: it was released before the feed started.
+    venue.set_levels("AAA-10", ("bid", 10_000, 3))
+    venue.trade("AAA-10", 10_500, 1)
+    venue.set_levels("AAA-10", ("ask", 10_500, 2))
+    feed = FeedServer(venue, port=0)
+    await feed.start()
+    try:
+        ws = await open_client(feed)
+        try:
+            await send(ws, {"type": "subscribe", "channels": ["ticker", "book"],
+                            "skus": ["AAA-10"]})
+            ticker = await recv_type(ws, "ticker")
+            snapshot = await recv_type(ws, "snapshot")
+        finally:
+            await ws.close()
+    finally:
+        await feed.close()
+    assert snapshot["sequence"] == 3
+    assert ticker["sequence"] == 3  # not 0: the sequence of the book it reads
+    assert ticker["best_bid_cents"] == 10_000 and ticker["best_ask_cents"] == 10_500
