@@ -12,7 +12,7 @@ CHROMIUM ?= /usr/bin/chromium
 NATIVE_SRC := $(filter-out orderbook/__init__.py orderbook/_build.py,$(wildcard orderbook/*.py))
 NATIVE_STAMP := build/native-stamp
 
-.PHONY: install native test test-fast test-browser lint bench run serve clean lock
+.PHONY: install native test test-fast test-browser lint bench run serve clean lock screenshots
 
 install: $(STAMP) $(NODE_STAMP) $(NATIVE_STAMP)
 
@@ -61,6 +61,11 @@ test: lint $(CHROMIUM)
 	$(PY) -m pytest -m "not browser" -q
 	ORDERBOOK_PURE=1 $(PY) -m pytest -q tests/orderbook
 	$(PY) -m pytest -m browser -q tests/web
+
+# The README's pictures: the page tests again, writing their screenshots to
+# docs/screenshots/ (a plain test run writes them to a temporary folder).
+screenshots: install $(CHROMIUM)
+	EXCHANGE_SCREENSHOTS=$(CURDIR)/docs/screenshots $(PY) -m pytest -m browser -q tests/web/test_pages.py
 
 test-fast: install
 	$(PY) -m pytest -m "not browser" -q -x

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,16 @@ from typing import Any
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, Request, Response
 
-from .support import REPO, Rest, Server, start_server
+from .support import Rest, Server, start_server
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-SCREENSHOTS = REPO / "docs" / "screenshots"
+# Where screenshot() writes: a temporary folder, so a test run leaves the
+# checkout as it was; `make screenshots` points it at docs/screenshots/ (the
+# README's pictures) with EXCHANGE_SCREENSHOTS.
+SCREENSHOTS = Path(
+    os.environ.get("EXCHANGE_SCREENSHOTS")
+    or Path(tempfile.gettempdir()) / "exchange-screenshots"
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -106,6 +113,6 @@ def watch(page: Page) -> Iterator[PageWatch]:
 
 
 def screenshot(page: Page, name: str, *, full_page: bool = True) -> None:
-    """Keep a screenshot of the page under docs/screenshots/ (shown in the README)."""
+    """Keep a screenshot of the page in SCREENSHOTS (docs/screenshots/ for `make screenshots`)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)

@@ -8,6 +8,7 @@ Numbers on the page are compared with the REST API's, formatted by
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -17,8 +18,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, WebSocketRoute, expect
 
-from .conftest import PageWatch, screenshot
-from .support import ApiError, Rest, Server, format_cents
+from .conftest import SCREENSHOTS, PageWatch, screenshot
+from .support import REPO, ApiError, Rest, Server, format_cents
 
 KEY_STORAGE = "resale-exchange.api-key"
 
@@ -557,3 +558,11 @@ def test_busy_market_equals_api(page: Page, watch: PageWatch, server: Server, re
             format_pct(summary["change_24h_pct"])
         )
     screenshot(page, "market", full_page=False)
+
+
+def test_screenshots_stay_out_of_the_checkout() -> None:
+    # `make test` must leave the tracked docs/screenshots/*.png alone; only
+    # `make screenshots` (EXCHANGE_SCREENSHOTS) writes there.
+    if os.environ.get("EXCHANGE_SCREENSHOTS"):
+        pytest.skip("make screenshots: writing the README's pictures is the point")
+    assert REPO not in SCREENSHOTS.parents
