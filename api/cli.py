@@ -4,7 +4,7 @@ Subcommands::
 
     exchange serve      REST API + websocket feed + metrics in one process
     exchange demo       serve, plus simulated traders so prices move
-    exchange accounts create NAME [--role trader|authenticator|admin]
+    exchange accounts create NAME [--role trader|authenticator|admin] [--url URL --api-key KEY]
     exchange recover --check | --repair
     exchange export trades --format parquet|csv [--output FILE] [--sku SKU] [--url URL]
     exchange portfolio --api-key KEY [--url URL | --data-dir DIR] [--mark MARK]
@@ -172,6 +172,12 @@ def _add_serve_flags(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not load the demo catalog on first start",
     )
+    p.add_argument(
+        "--bootstrap-admin",
+        action="store_true",
+        help="when the venue has no admin yet, create one and print its key once, after "
+        "the two URLs (`admin account_id: ...`, `admin api_key: ...`); otherwise do nothing",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -194,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="how many SKUs the simulated traders trade (default 24)")
     demo.add_argument("--seed", type=int, default=None, help="random seed for the simulation")
 
-    accounts = sub.add_parser("accounts", help="manage accounts while the server is stopped")
+    accounts = sub.add_parser("accounts", help="create accounts: in the data directory while "
+                              "the server is stopped, or through a running server's API")
     acc_sub = accounts.add_subparsers(dest="accounts_command", required=True, metavar="ACTION",
                                       parser_class=_Parser)
     create = acc_sub.add_parser("create", help="create an account and print its API key")
@@ -202,6 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", choices=("trader", "authenticator", "admin"),
                         default="trader", help="role (default trader)")
     _add_data_dir(create)
+    create.add_argument("--url", default=None,
+                        help="create it through the running server at this URL (POST "
+                        "/v1/accounts) instead of in --data-dir; a role other than trader "
+                        "needs an admin's --api-key")
+    create.add_argument("--api-key", default=_env("EXCHANGE_API_KEY", None),
+                        help="with --url: an admin's API key (env EXCHANGE_API_KEY)")
 
     recover = sub.add_parser("recover", help="check or repair the journal and snapshots")
     how = recover.add_mutually_exclusive_group(required=True)
@@ -319,6 +332,8 @@ async def _serve(args: argparse.Namespace, *, demo: bool) -> int:
         http_port = runner.addresses[0][1]
         print(_url("http", args.host, http_port), flush=True)
         print(feed_url, flush=True)
+        if args.bootstrap_admin:
+            await _bootstrap_admin(venue)
 
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -347,6 +362,24 @@ async def _serve(args: argparse.Namespace, *, demo: bool) -> int:
         await venue.close()
 
 
+async def _bootstrap_admin(venue: Any) -> None:
+    """Create the venue's first admin and print its key, unless it has an admin.
+
+    The first admin makes the others (and authenticators) through the API, so
+    a venue never has to stop for one. Journaled like any account, before
+    the key is printed.
+    """
+    from exchange.accounts import Role
+
+    if any(account.role is Role.ADMIN for account in venue.engine.accounts.all()):
+        print("--bootstrap-admin: the venue has an admin already; no key printed",
+              file=sys.stderr, flush=True)
+        return
+    created = await venue.create_account("admin", role="admin")
+    print(f"admin account_id: {created['account_id']}", flush=True)
+    print(f"admin api_key: {created['api_key']}", flush=True)
+
+
 def _bind_error(exc: OSError, host: str, port: int, what: str) -> CliError:
     if exc.errno == errno.EADDRINUSE or "address already in use" in str(exc).lower():
         return CliError(f"the {what} port {port} on {host} is already in use; "
@@ -371,11 +404,17 @@ def _accounts_create(args: argparse.Namespace) -> int:
     from exchange.errors import ExchangeError
     from exchange.venue import open_offline
 
+    if args.url is not None:
+        body = {"name": args.name, "role": args.role}
+        created = _api(args.url, "POST", "/v1/accounts", key=args.api_key, body=body)
+        print(f"account_id: {created['account_id']}")
+        print(f"api_key: {created['api_key']}")
+        return 0
     try:
         created = _call_offline(open_offline, Path(args.data_dir), args.name, args.role)
     except DataDirLocked as exc:
-        raise CliError(f"{exc}; while the server runs, create accounts with "
-                       "POST /v1/accounts (an admin key sets the role)") from None
+        raise CliError(f"{exc}; while the server runs, give its --url and an admin's "
+                       "--api-key (an admin's key comes from `serve --bootstrap-admin`)") from None
     except ExchangeError as exc:
         raise CliError(exc.message, EXIT_SETTING) from None
     print(f"account_id: {created['account_id']}")

@@ -47,7 +47,8 @@ class Server:
         return int(self.ws_url.rsplit(":", 1)[1])
 
 
-def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
+def read_line(proc: subprocess.Popen[str], timeout: float) -> str:
+    """The next line ``proc`` prints on stdout (it is killed after ``timeout`` seconds)."""
     result: list[str] = []
     reader = threading.Thread(target=lambda: result.append(proc.stdout.readline()))  # type: ignore[union-attr]
     reader.start()
@@ -69,8 +70,8 @@ def serve(data_dir: Path, *extra: str, command: str = "serve", timeout: float = 
         cwd=ROOT,
     )
     try:
-        http_url = _read_line(proc, timeout)
-        ws_url = _read_line(proc, timeout)
+        http_url = read_line(proc, timeout)
+        ws_url = read_line(proc, timeout)
         if not http_url.startswith("http://"):
             proc.kill()
             raise AssertionError(f"unexpected first line {http_url!r}: {proc.stderr.read()}")  # type: ignore[union-attr]

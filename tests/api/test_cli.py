@@ -17,7 +17,7 @@ from websockets.asyncio.client import connect
 
 from api import cli
 
-from .server import run_exchange, serve
+from .server import read_line, run_exchange, serve
 
 
 def _http(method: str, url: str, body: Any = None, key: str | None = None) -> Any:
@@ -293,3 +293,41 @@ def test_portfolio_fits_80_columns_with_money_whole() -> None:
     # The long SKU ends in an ellipsis; the short one stays whole.
     assert "DZ5485-612-10.5" in out and "…" in out and "126610LN-OS" in out
     assert "LIMITED-EDITION" not in out
+
+
+# ---------------------------------------------------------------- accounts
+
+
+def test_a_running_venue_gets_its_first_admin_and_authenticator(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with serve(data, "--bootstrap-admin") as server:
+        lines = [read_line(server.proc, 30) for _ in range(2)]
+        assert lines[0].startswith("admin account_id: ")
+        admin = lines[1].removeprefix("admin api_key: ")
+        assert admin != lines[1]
+
+        # Through the API, while the server runs and holds the data dir.
+        created = run_exchange("accounts", "create", "Auth Al", "--role", "authenticator",
+                               "--url", server.http_url, "--api-key", admin)
+        assert created.returncode == 0, created.stderr
+        out = created.stdout.splitlines()
+        assert out[0].startswith("account_id: ") and out[1].startswith("api_key: ")
+        checker = out[1].removeprefix("api_key: ")
+        assert _http("GET", server.http_url + "/v1/trades", key=checker) == {"trades": []}
+
+        # A role needs an admin's key; the refusal is one line, exit 1.
+        refused = run_exchange("accounts", "create", "Eve", "--role", "admin",
+                               "--url", server.http_url)
+        assert refused.returncode == 1
+        assert "refused" in _one_line_error(refused.stderr)
+        # The offline way says how to do it while the server runs.
+        locked = run_exchange("accounts", "create", "Zed", "--data-dir", str(data))
+        assert locked.returncode == 1 and "--url" in _one_line_error(locked.stderr)
+
+    # Started again with the flag, the venue has an admin: no new key.
+    with serve(data, "--bootstrap-admin") as server:
+        assert _http("GET", server.http_url + "/healthz") == {"status": "ok"}
+        server.proc.send_signal(signal.SIGTERM)
+        out, err = server.proc.communicate(timeout=30)
+    assert "api_key" not in out
+    assert "has an admin already" in err
