@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from exchange.errors import ExchangeError
+from exchange.frames import csv_bytes
 
 from .context import analytics_call, json_response, now_ns, venue_of
 from .validation import query_int, query_time
@@ -128,7 +129,7 @@ def _render_candles(
     )
     buffer = io.BytesIO()
     if fmt == "csv":
-        frame.write_csv(buffer)
+        buffer.write(csv_bytes(frame))
         content_type = "text/csv"
     else:
         frame.write_parquet(buffer)

@@ -53,7 +53,7 @@ from sqlalchemy.sql import Select
 
 from exchange.clock import DAY_NS, HOUR_NS, rfc3339, rfc3339_opt
 from exchange.errors import ExchangeError
-from exchange.frames import as_int64, i64, int64_count
+from exchange.frames import as_int64, csv_bytes, i64, int64_count
 from exchange.store import HOLDINGS, REALIZED, TRADES, TradeStore
 from exchange.valuation import (
     HISTORY_INTERVALS,
@@ -375,7 +375,7 @@ def frame_bytes(frame: pl.DataFrame, fmt: str, time_columns: Sequence[str] = ())
         return buf.getvalue()
     text = _times_to_text(frame, time_columns)
     if fmt == "csv":
-        return text.write_csv().encode()
+        return csv_bytes(text)
     return orjson.dumps(text.to_dicts())
 
 

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import polars as pl
 
-__all__ = ["I64", "as_int64", "i64", "int64_count"]
+__all__ = ["I64", "as_int64", "csv_bytes", "i64", "int64_count"]
 
 I64 = pl.Int64()
 
@@ -37,3 +37,26 @@ def as_int64(frame: F, columns: Iterable[str]) -> F:
 def int64_count(expr: pl.Expr) -> pl.Expr:
     """A count (``len()``, a sum of booleans) as Int64, so subtracting cannot wrap."""
     return expr.cast(pl.Int64)
+
+
+# A text cell starting with =, +, -, @, a tab or a carriage return is run as
+# a formula by spreadsheets (CSV injection, CWE-1236): such cells get a
+# leading ``'``, which makes them text again, as OWASP advises.
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def csv_bytes(frame: pl.DataFrame) -> bytes:
+    """``frame`` as CSV, with text cells a spreadsheet would run as a formula escaped.
+
+    Only text (String) columns are escaped: numbers stay numbers (a negative
+    price is ``-500``, not ``'-500``).
+    """
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    safe = frame.with_columns(
+        pl.when(pl.col(name).str.contains(_FORMULA_START))
+        .then(pl.lit("'") + pl.col(name))
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name in text
+    )
+    return safe.write_csv().encode()

@@ -16,6 +16,7 @@ from rich.console import Console
 from websockets.asyncio.client import connect
 
 from api import cli
+from exchange.venue import Venue
 
 from .server import read_line, run_exchange, serve
 
@@ -229,6 +230,32 @@ def test_export_csv_to_a_terminal_is_allowed(
     code = cli.main(["export", "trades", "--format", "csv", "--data-dir", str(tmp_path)])
     assert code == 2
     assert "exchange.db is missing" in capsys.readouterr().err
+
+
+async def test_export_csv_escapes_cells_a_spreadsheet_would_run(
+    venue: Venue, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A style may start with '-': "-2-3-10" in a spreadsheet is the formula -2-3-10.
+    admin = venue.account((await venue.create_account("root", role="admin"))["account_id"])
+    assert admin is not None
+    await venue.create_product(admin, {"style": "-2-3", "name": "Minus", "brand": "Acme",
+                                       "retail_price_cents": 10_000,
+                                       "release_date": "2024-05-01", "sizes": ["10"]})
+    seller = venue.account((await venue.create_account("seller"))["account_id"])
+    buyer = venue.account((await venue.create_account("buyer"))["account_id"])
+    assert seller is not None and buyer is not None
+    order = {"sku": "-2-3-10", "type": "limit", "price_cents": 10_000, "quantity": 1}
+    await venue.place_order(seller, {**order, "side": "ask"})
+    await venue.place_order(buyer, {**order, "side": "bid"})
+    await venue.flush_store()
+
+    code = cli.main(["export", "trades", "--format", "csv", "--sku=-2-3-10",
+                     "--data-dir", str(tmp_path / "data")])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    header, row = out[0].split(","), out[1].split(",")
+    assert row[header.index("sku")] == "'-2-3-10"
+    assert row[header.index("price_cents")] == "10000"
 
 
 # --------------------------------------------------------------- portfolio
