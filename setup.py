@@ -8,7 +8,8 @@ not) builds it; ``make native`` rebuilds it in place after a source change
 (the Makefile does that by itself before ``test``, ``bench`` and ``run``).
 
 ``ORDERBOOK_PURE=1`` builds without the extension, and the book runs as
-plain Python (about 0.6x as fast); ``python -c "import orderbook;
+plain Python (slower: the README's "The compiled order book" gives the
+measured figures); ``python -c "import orderbook;
 print(orderbook.COMPILED)"`` tells which one is in use.
 """
 
