@@ -13,7 +13,8 @@ Subcommands::
 Settings come from flags or environment variables (flag wins). ``serve``
 prints ``http://HOST:PORT`` and ``ws://HOST:PORT`` (the bound ports; port 0
 picks a free one) as its first two lines, flushed, then serves until SIGINT
-or SIGTERM and shuts down gracefully (the feed closes with 1001).
+or SIGTERM and shuts down gracefully (:mod:`api.shutdown`: requests in flight
+are answered, the feed closes with 1001, within ``--shutdown-grace``).
 
 Exit codes: 0 success; 1 runtime failure (port in use, data directory
 locked, damaged journal, a server refusing); 2 a bad setting. Errors are one
@@ -173,6 +174,13 @@ def _add_serve_flags(p: argparse.ArgumentParser) -> None:
         help="do not load the demo catalog on first start",
     )
     p.add_argument(
+        "--shutdown-grace",
+        type=_non_negative_float,
+        default=_env("EXCHANGE_SHUTDOWN_GRACE", "10"),
+        help="seconds that SIGTERM/SIGINT leaves requests in flight to be answered "
+        "(env EXCHANGE_SHUTDOWN_GRACE; default 10)",
+    )
+    p.add_argument(
         "--bootstrap-admin",
         action="store_true",
         help="when the venue has no admin yet, create one and print its key once, after "
@@ -280,6 +288,7 @@ async def _serve(args: argparse.Namespace, *, demo: bool) -> int:
     from feeds.server import FeedServer
 
     from .app import make_app
+    from .shutdown import LINGER_S, Drain
 
     logging.basicConfig(
         level=args.log_level.upper(),
@@ -322,7 +331,11 @@ async def _serve(args: argparse.Namespace, *, demo: bool) -> int:
         feed_url = _url("ws", args.host, feed.port)
         app = make_app(venue, rate_limit=args.rate_limit, burst=max(1, int(args.rate_limit * 2)),
                        feed_url=feed_url)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        drain = Drain()
+        app.middlewares.insert(0, drain.middleware)
+        # The drain waits for handlers (see _stop); this only bounds the rest.
+        runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                               shutdown_timeout=LINGER_S)
         await runner.setup()
         site = web.TCPSite(runner, args.host, args.http_port)
         try:
@@ -348,6 +361,16 @@ async def _serve(args: argparse.Namespace, *, demo: bool) -> int:
             )
         await stop.wait()
         print("shutting down", file=sys.stderr, flush=True)
+        if demo_task is not None:
+            demo_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await demo_task
+        await site.stop()  # no new HTTP connections
+        if not await drain.drain(args.shutdown_grace):
+            print(f"shutting down: requests still running after {args.shutdown_grace:g} s "
+                  f"are cancelled", file=sys.stderr, flush=True)
+        with contextlib.suppress(Exception):
+            await feed.close()  # after the last answers' market data: 1001
         return 0
     finally:
         if demo_task is not None:
@@ -359,6 +382,7 @@ async def _serve(args: argparse.Namespace, *, demo: bool) -> int:
         if feed is not None:
             with contextlib.suppress(Exception):
                 await feed.close()
+        # After the requests: commits what is pending, snapshots when due.
         await venue.close()
 
 

@@ -358,3 +358,81 @@ def test_a_running_venue_gets_its_first_admin_and_authenticator(tmp_path: Path) 
         out, err = server.proc.communicate(timeout=30)
     assert "api_key" not in out
     assert "has an admin already" in err
+
+
+# ---------------------------------------------------------------- shutdown
+
+
+async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                   head: str, body: bytes = b"") -> None:
+    writer.write(f"{head}\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+    await writer.drain()
+
+
+async def _answer(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
+    """The status and headers of the next HTTP answer on the connection (body read too)."""
+    line = await reader.readline()
+    assert line.startswith(b"HTTP/1.1 "), f"no HTTP answer: {line!r}"
+    headers = {}
+    while (header := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = header.decode().partition(":")
+        headers[name.lower()] = value.strip()
+    await reader.readexactly(int(headers.get("content-length", 0)))
+    return int(line.split()[1]), headers
+
+
+async def _status(reader: asyncio.StreamReader) -> int:
+    return (await _answer(reader))[0]
+
+
+async def _refused(port: int) -> None:
+    """Wait until the server no longer accepts connections on ``port``."""
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            return
+        writer.close()
+        await asyncio.sleep(0.01)
+
+
+async def test_sigterm_answers_every_request_in_flight(tmp_path: Path) -> None:
+    with serve(tmp_path / "data", "--shutdown-grace", "10") as server:
+        key = _http("POST", server.http_url + "/v1/accounts", {"name": "Busy"})["api_key"]
+        sku = _http("GET", server.http_url + "/v1/products")["products"][0]["skus"][0]["sku"]
+        # Connections the server has accepted (each answered once already).
+        conns = [await asyncio.open_connection("127.0.0.1", server.http_port)
+                 for _ in range(40)]
+        for reader, writer in conns:
+            await _request(reader, writer, "GET /healthz HTTP/1.1")
+            assert await _status(reader) == 200
+        async with connect(server.ws_url) as ws:
+            await ws.send(json.dumps({"type": "subscribe", "channels": ["trades"],
+                                      "skus": [sku]}))
+            await ws.recv()
+            # A request in flight on 30 connections, then SIGTERM at once.
+            for i, (reader, writer) in enumerate(conns[:30]):
+                body = json.dumps({"sku": sku, "side": "bid" if i % 2 else "ask",
+                                   "type": "limit", "price_cents": 10_000 + 100 * (i % 5),
+                                   "quantity": 1}).encode()
+                await _request(reader, writer, f"POST /v1/orders HTTP/1.1\r\n"
+                               f"Authorization: Bearer {key}\r\n"
+                               "Content-Type: application/json", body)
+            server.proc.send_signal(signal.SIGTERM)
+            statuses = await asyncio.gather(*(_status(reader) for reader, _ in conns[:30]))
+            # Draining: no new connections, and a request on a connection
+            # that was idle is answered 503 with Retry-After, not cut off.
+            await _refused(server.http_port)
+            for reader, writer in conns[30:]:
+                await _request(reader, writer, "GET /v1/products HTTP/1.1")
+            late = await asyncio.gather(*(_answer(reader) for reader, _ in conns[30:]))
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                while True:
+                    await ws.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+        assert set(statuses) <= {201, 503}, statuses
+        assert all(status == 503 and headers["retry-after"] == "1"
+                   and headers["connection"] == "close" for status, headers in late), late
+        assert server.proc.wait(20) == 0
+        for _, writer in conns:
+            writer.close()
