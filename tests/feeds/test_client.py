@@ -7,6 +7,7 @@ import contextlib
 import random
 import signal
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,20 @@ def drive(venue: FakeVenue, rng: random.Random, n: int) -> int:
     return last
 
 
+def drop_nth(kind: str, n: int) -> Callable[[dict[str, Any]], bool]:
+    """A ``drop_hook`` that loses the ``n``-th message of type ``kind``."""
+    seen = 0
+
+    def drop(message: dict[str, Any]) -> bool:
+        nonlocal seen
+        if message["type"] == kind:
+            seen += 1
+            return seen == n
+        return False
+
+    return drop
+
+
 def assert_same_book(book: LocalBook | None, venue: FakeVenue) -> None:
     assert book is not None
     bids, asks = venue.book_levels(SKU)
@@ -76,17 +91,8 @@ async def test_local_book_follows_thousands_of_updates(
 async def test_a_dropped_message_is_detected_and_healed(
     venue: FakeVenue, server: FeedServer
 ) -> None:
-    seen = 0
-
-    def drop_one(message: dict[str, Any]) -> bool:
-        nonlocal seen
-        if message["type"] == "book":
-            seen += 1
-            return seen == 50
-        return False
-
     rng = random.Random(7)
-    async with FeedClient(url(server), drop_hook=drop_one) as client:
+    async with FeedClient(url(server), drop_hook=drop_nth("book", 50)) as client:
         await client.subscribe(["book"], [SKU])
         await client.wait_synced(SKU, timeout=2)
         last = drive(venue, rng, 500)
@@ -277,17 +283,8 @@ async def test_without_rest_a_break_is_reported_unfilled(
     venue: FakeVenue, server: FeedServer
 ) -> None:
     gaps: list[tuple[str, int | None]] = []
-    seen = 0
-
-    def lose_the_second(message: dict[str, Any]) -> bool:
-        nonlocal seen
-        if message["type"] == "trade":
-            seen += 1
-            return seen == 2
-        return False
-
     trades: list[dict[str, Any]] = []
-    async with FeedClient(url(server), on_trade=trades.append, drop_hook=lose_the_second,
+    async with FeedClient(url(server), on_trade=trades.append, drop_hook=drop_nth("trade", 2),
                           on_trade_gap=lambda sku, n: gaps.append((sku, n))) as client:
         await client.subscribe(["trades"], [SKU])
         await client.wait_for(lambda: client.stats.messages >= 1, timeout=2)
