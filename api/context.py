@@ -33,6 +33,7 @@ __all__ = [
     "int_id",
     "json_response",
     "now_ns",
+    "sku_filter",
     "venue_of",
 ]
 
@@ -63,6 +64,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def venue_of(request: web.Request) -> Venue:
     """The venue the application serves."""
     return request.app[VENUE_KEY]  # type: ignore[return-value]
+
+
+def sku_filter(venue: Venue, raw: str | None) -> str | None:
+    """A list's ``sku`` filter: None when absent, ``validation_error`` when unknown."""
+    if raw is None or raw == "":
+        return None
+    if not venue.sku_exists(raw):
+        raise ExchangeError("validation_error", f"Query parameter 'sku': no SKU {raw!r}.")
+    return raw
 
 
 def account_of(request: web.Request) -> Any:

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from exchange.errors import ExchangeError
 from exchange.frames import csv_bytes
+from exchange.history import parse_page
 
 from .context import analytics_call, json_response, now_ns, venue_of
 from .validation import query_int, query_time
@@ -187,7 +188,5 @@ async def sku_trades(request: web.Request) -> web.Response:
     venue = venue_of(request)
     sku = request.match_info["sku"]
     require_sku(venue, sku)
-    limit = query_int(request, "limit", 50, minimum=1, maximum=1000) or 50
-    before = query_int(request, "before", None, minimum=1)
-    trades = venue.public_trades(sku, limit, before)
-    return json_response({"sku": sku, "trades": trades})
+    page = parse_page(request.query.get("limit"), request.query.get("before"))
+    return json_response(await venue.sku_trades_page(sku, page))

@@ -43,6 +43,17 @@ def _list_of(key: str, item: str, **more: Any) -> Schema:
     return _obj({**more, key: {"type": "array", "items": _ref(item)}})
 
 
+_NEXT_BEFORE = {
+    "type": ["integer", "null"],
+    "description": "Pass as `before` for the next page; null on the last page.",
+}
+
+
+def _page_of(key: str, item: str, **more: Any) -> Schema:
+    """A paged list: newest first, with ``next_before``."""
+    return _list_of(key, item, **more, next_before=_NEXT_BEFORE)
+
+
 SCHEMAS: dict[str, Schema] = {
     "Problem": _obj(
         {
@@ -256,7 +267,7 @@ SCHEMAS: dict[str, Schema] = {
         ["id", "sku", "price_cents", "quantity", "taker_side", "time"],
         description="A trade; an account's own fills add side, role, fees and settlement.",
     ),
-    "PublicTrades": _list_of("trades", "Trade", sku=_STR),
+    "PublicTrades": _page_of("trades", "Trade", sku=_STR),
     "OrderResult": _obj(
         {"order": _ref("Order"), "fills": {"type": "array", "items": _ref("Trade")}}
     ),
@@ -283,8 +294,8 @@ SCHEMAS: dict[str, Schema] = {
         additionalProperties=False,
         minProperties=1,
     ),
-    "OrderList": _list_of("orders", "Order"),
-    "TradeList": _list_of("trades", "Trade"),
+    "OrderList": _page_of("orders", "Order"),
+    "TradeList": _page_of("trades", "Trade"),
     "AuthenticateRequest": _obj({"passed": {"type": "boolean"}}, additionalProperties=False),
     "LedgerEntry": _obj(
         {
@@ -297,7 +308,7 @@ SCHEMAS: dict[str, Schema] = {
         },
         ["kind", "amount_cents", "time"],
     ),
-    "Ledger": _list_of("entries", "LedgerEntry"),
+    "Ledger": _page_of("entries", "LedgerEntry"),
     "HoldingRequest": _obj(
         {
             "sku": _STR,
@@ -398,6 +409,12 @@ _SKU = _path_param("sku", "SKU = style-size, e.g. DZ5485-612-10.")
 _ORDER_ID = _path_param("order_id", "Order id.", integer=True)
 _TRADE_ID = _path_param("trade_id", "Trade id.", integer=True)
 _HOLDING_ID = _path_param("holding_id", "Holding id.", integer=True)
+_PAGE = [
+    _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+           "Page size."),
+    _query("before", {"type": "integer", "minimum": 1},
+           "Only ids below this one: the previous answer's `next_before`."),
+]
 _CANDLE_QUERY = [
     _query("interval", {"enum": ["1m", "1h", "1d", "1w"], "default": "1h"}, "Candle width."),
     _query("start", {"type": "string", "format": "date-time"}, "RFC 3339 start (inclusive)."),
@@ -509,13 +526,7 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         "get": _op(
             "Public trades, newest first", _ok("Trades.", "PublicTrades"), tag="market",
             public=True,
-            params=[
-                _SKU,
-                _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000,
-                                 "default": 50}, "Page size."),
-                _query("before", {"type": "integer", "minimum": 1},
-                       "Only trades with a smaller id (paging)."),
-            ],
+            params=[_SKU, *_PAGE],
         )
     },
     "/v1/skus/{sku}/candles": {
@@ -530,9 +541,14 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
             tag="orders", body="OrderRequest",
         ),
         "get": _op(
-            "The caller's orders", _ok("Orders.", "OrderList"), tag="orders",
-            params=[_query("status", {"enum": ["open", "filled", "canceled", "expired",
-                                               "rejected"]}, "Filter by status.")],
+            "The caller's orders, newest first (paged)", _ok("Orders.", "OrderList"),
+            tag="orders",
+            params=[
+                *_PAGE,
+                _query("status", {"enum": ["open", "filled", "canceled", "expired",
+                                           "rejected"]}, "Filter by status."),
+                _query("sku", _STR, "Only orders of this SKU."),
+            ],
         ),
     },
     "/v1/orders/batch": {
@@ -547,8 +563,20 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         "delete": _op("Cancel an open order", _ok("Canceled.", "Order"), tag="orders",
                       params=[_ORDER_ID]),
     },
-    "/v1/trades": {"get": _op("The caller's own fills", _ok("Trades.", "TradeList"),
-                              tag="trades")},
+    "/v1/trades": {
+        "get": _op(
+            "The caller's own fills, newest first (paged); an authenticator's: every trade",
+            _ok("Trades.", "TradeList"),
+            tag="trades",
+            params=[
+                *_PAGE,
+                _query("sku", _STR, "Only trades of this SKU."),
+                _query("settlement_status",
+                       {"enum": ["awaiting_shipment", "shipped", "delivered", "canceled"]},
+                       "Filter by settlement status (`shipped`: an authenticator's queue)."),
+            ],
+        )
+    },
     "/v1/trades/{trade_id}/ship": {
         "post": _op("The seller marks the item shipped", _ok("Trade.", "Trade"),
                     tag="settlement", params=[_TRADE_ID])
@@ -557,8 +585,8 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         "post": _op("Authentication verdict (authenticator role)", _ok("Trade.", "Trade"),
                     tag="settlement", params=[_TRADE_ID], body="AuthenticateRequest")
     },
-    "/v1/ledger": {"get": _op("The caller's ledger", _ok("Entries.", "Ledger"),
-                              tag="settlement")},
+    "/v1/ledger": {"get": _op("The caller's ledger, newest first (paged)",
+                              _ok("Entries.", "Ledger"), tag="settlement", params=_PAGE)},
     "/v1/portfolio": {
         "get": _op(
             "Holdings valued at a mark", _ok("Portfolio.", "Portfolio"), tag="portfolio",

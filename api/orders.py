@@ -7,8 +7,9 @@ from typing import Any
 from aiohttp import web
 
 from exchange.errors import ExchangeError
+from exchange.history import parse_order_status, parse_page
 
-from .context import account_of, int_id, json_response, venue_of
+from .context import account_of, int_id, json_response, sku_filter, venue_of
 from .problems import problem_from_error
 from .validation import Field, check_fields, read_json
 
@@ -23,7 +24,6 @@ __all__ = [
 ]
 
 MAX_BATCH = 100
-ORDER_STATUSES = ("open", "filled", "canceled", "expired", "rejected")
 
 
 async def place_order(request: web.Request) -> web.Response:
@@ -70,14 +70,14 @@ async def place_batch(request: web.Request) -> web.Response:
 
 
 async def list_orders(request: web.Request) -> web.Response:
-    """The caller's orders, optionally by ``status``."""
-    status = request.query.get("status")
-    if status is not None and status not in ORDER_STATUSES:
-        raise ExchangeError(
-            "validation_error", f"'status' must be one of: {', '.join(ORDER_STATUSES)}."
-        )
+    """The caller's orders, newest first, paged; by ``status`` and ``sku``."""
+    query = request.query
+    venue = venue_of(request)
+    page = parse_page(query.get("limit"), query.get("before"))
+    status = parse_order_status(query.get("status"))
+    sku = sku_filter(venue, query.get("sku"))
     return json_response(
-        {"orders": venue_of(request).list_orders(account_of(request), status=status)}
+        await venue.orders_page(account_of(request), page, status=status, sku=sku)
     )
 
 

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .context import account_of, int_id, json_response, venue_of
+from exchange.history import parse_page, parse_settlement_status
+
+from .context import account_of, int_id, json_response, sku_filter, venue_of
 from .validation import Field, check_fields, read_json
 
 __all__ = ["authenticate_trade", "ledger", "list_trades", "ship_trade"]
 
 
 async def list_trades(request: web.Request) -> web.Response:
-    """The caller's own fills, with side, role, fees and settlement status."""
-    return json_response({"trades": venue_of(request).list_trades(account_of(request))})
+    """The caller's own fills (an authenticator's: every trade), newest first,
+    paged; by ``sku`` and ``settlement_status`` (``shipped``: the work queue)."""
+    query = request.query
+    venue = venue_of(request)
+    page = parse_page(query.get("limit"), query.get("before"))
+    status = parse_settlement_status(query.get("settlement_status"))
+    sku = sku_filter(venue, query.get("sku"))
+    return json_response(
+        await venue.trades_page(account_of(request), page, sku=sku, settlement_status=status)
+    )
 
 
 async def ship_trade(request: web.Request) -> web.Response:
@@ -35,4 +45,6 @@ async def authenticate_trade(request: web.Request) -> web.Response:
 
 async def ledger(request: web.Request) -> web.Response:
     """The caller's ledger: charges, payouts, fees, refunds and penalties in cents."""
-    return json_response({"entries": venue_of(request).ledger(account_of(request))})
+    query = request.query
+    page = parse_page(query.get("limit"), query.get("before"))
+    return json_response(await venue_of(request).ledger_page(account_of(request), page))

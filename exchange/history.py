@@ -23,13 +23,16 @@ CONTRACT (docs/history.md)
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Column, Index, inspect, select, text
 from sqlalchemy.sql.schema import Table
 
+from .engine import order_wire, rfc3339, trade_public, trade_view
 from .errors import ExchangeError
 from .store import LEDGER, ORDERS, TRADES, TradeStore
 
@@ -41,8 +44,11 @@ __all__ = [
     "ORDER_STATUSES",
     "SETTLEMENT_STATUSES",
     "HistoryReader",
+    "HistoryService",
+    "LiveHistory",
     "Page",
     "ensure_schema",
+    "ledger_wire",
     "merge_page",
     "parse_order_status",
     "parse_page",
@@ -59,6 +65,16 @@ LIVE_SETTLEMENT_STATUSES = frozenset({"awaiting_shipment", "shipped"})
 """Settlement statuses of trades the engine always holds: a filter on one of
 them is answered from the engine alone (a store row may be stale)."""
 _MAX_ID = 2**63 - 1
+
+log = logging.getLogger("exchange.history")
+
+
+def ledger_wire(entry: dict[str, Any]) -> dict[str, Any]:
+    """A ledger row in wire shape: time as RFC 3339, no account id."""
+    row = dict(entry)
+    row["time"] = rfc3339(row["time"])
+    row.pop("account_id", None)
+    return row
 
 
 def _invalid(message: str) -> ExchangeError:
@@ -316,3 +332,142 @@ class HistoryReader:
             .order_by(TRADES.c.id)
         )
         return self._rows(stmt)
+
+
+# ------------------------------------------------------------------ service
+
+
+class LiveHistory(Protocol):
+    """What :class:`HistoryService` asks of the engine (on the event loop).
+
+    Each ``*_page`` answers wire rows, newest first, at most ``page.limit +
+    1``, with ids below ``page.before``; ``holds_*`` say whether the engine
+    still has a row of that id.
+    """
+
+    def orders_page(
+        self, account_id: str, page: Page, status: str | None, sku: str | None
+    ) -> list[dict[str, Any]]: ...
+
+    def trades_page(
+        self,
+        account_id: str,
+        page: Page,
+        sku: str | None,
+        settlement_status: str | None,
+    ) -> list[dict[str, Any]]: ...
+
+    def ledger_page(self, account_id: str, page: Page) -> list[dict[str, Any]]: ...
+
+    def sku_trades_page(self, sku: str, page: Page) -> list[dict[str, Any]]: ...
+
+    def holds_order(self, order_id: int) -> bool: ...
+
+    def holds_trade(self, trade_id: int) -> bool: ...
+
+    def holds_ledger(self, entry_id: int) -> bool: ...
+
+    def sees_all_trades(self, account_id: str) -> bool: ...
+
+
+class HistoryService:
+    """The venue's paged lists: the engine's rows first, then the store's.
+
+    Args:
+        live: the engine (read on the event loop).
+        reader: the store's reader, or None for a venue without a store.
+        timeout: the longest a store read may take before the answer is
+            503 ``store_unavailable`` (never a hang).
+    """
+
+    def __init__(
+        self, live: LiveHistory, reader: HistoryReader | None, *, timeout: float = 2.0
+    ) -> None:
+        self.live = live
+        self.reader = reader
+        self.timeout = timeout
+
+    async def _stored(self, read: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        if self.reader is None:
+            return []
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(read), self.timeout)
+        except TimeoutError:
+            raise ExchangeError(
+                "store_unavailable",
+                "The trade store did not answer in time; retry in a moment.",
+                status=503,
+            ) from None
+        except Exception as exc:
+            log.warning("history: a store read failed: %s", exc)
+            raise ExchangeError(
+                "store_unavailable",
+                "The trade store cannot be read right now; retry in a moment.",
+                status=503,
+            ) from None
+
+    async def orders(
+        self, account_id: str, page: Page, *, status: str | None = None, sku: str | None = None
+    ) -> dict[str, Any]:
+        """``{"orders", "next_before"}``: the account's orders, newest first."""
+        live = self.live.orders_page(account_id, page, status, sku)
+        stored: list[dict[str, Any]] = []
+        if status not in LIVE_ORDER_STATUSES and self.reader is not None:
+            reader = self.reader
+            stored = await self._stored(
+                lambda: reader.orders_page(account_id, page, status=status, sku=sku)
+            )
+        rows, nxt = merge_page(live, stored, page, held=self.live.holds_order, render=order_wire)
+        return {"orders": rows, "next_before": nxt}
+
+    async def trades(
+        self,
+        account_id: str,
+        page: Page,
+        *,
+        sku: str | None = None,
+        settlement_status: str | None = None,
+    ) -> dict[str, Any]:
+        """``{"trades", "next_before"}``: the account's fills (an authenticator's:
+        every trade), newest first."""
+        live = self.live.trades_page(account_id, page, sku, settlement_status)
+        stored: list[dict[str, Any]] = []
+        if settlement_status not in LIVE_SETTLEMENT_STATUSES and self.reader is not None:
+            reader = self.reader
+            party = None if self.live.sees_all_trades(account_id) else account_id
+            stored = await self._stored(
+                lambda: reader.trades_page(
+                    party, page, sku=sku, settlement_status=settlement_status
+                )
+            )
+        rows, nxt = merge_page(
+            live,
+            stored,
+            page,
+            held=self.live.holds_trade,
+            render=lambda row: trade_view(row, account_id),
+        )
+        return {"trades": rows, "next_before": nxt}
+
+    async def ledger(self, account_id: str, page: Page) -> dict[str, Any]:
+        """``{"entries", "next_before"}``: the account's ledger, newest first."""
+        live = self.live.ledger_page(account_id, page)
+        stored: list[dict[str, Any]] = []
+        if self.reader is not None:
+            reader = self.reader
+            stored = await self._stored(lambda: reader.ledger_page(account_id, page))
+        rows, nxt = merge_page(live, stored, page, held=self.live.holds_ledger, render=ledger_wire)
+        return {"entries": rows, "next_before": nxt}
+
+    async def sku_trades(self, sku: str, page: Page, *, upto_id: int) -> dict[str, Any]:
+        """``{"sku", "trades", "next_before"}``: a SKU's public trades up to
+        ``upto_id`` (the last released), newest first."""
+        if page.before is None or page.before > upto_id + 1:
+            page = Page(page.limit, upto_id + 1)
+        live = self.live.sku_trades_page(sku, page)
+        stored: list[dict[str, Any]] = []
+        if self.reader is not None:
+            reader = self.reader
+            stored = await self._stored(lambda: reader.trades_page(None, page, sku=sku))
+        rows, nxt = merge_page(live, stored, page, held=self.live.holds_trade, render=trade_public)
+        return {"sku": sku, "trades": rows, "next_before": nxt}

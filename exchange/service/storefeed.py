@@ -45,6 +45,7 @@ class StoreFeed:
     def open(self) -> int:
         """Open the store and start its writer (sync); returns the store's last seq."""
         from ..analytics import Analytics
+        from ..history import ensure_schema
         from ..store import StoreProcessWriter, StoreWriter, TradeStore, sqlite_url
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -55,6 +56,7 @@ class StoreFeed:
             self.writer = StoreProcessWriter(url)
         self.store = TradeStore(url)
         self.store.create_all()
+        ensure_schema(self.store)
         if self.writer is None:
             self.writer = StoreWriter(self.store)
         self.analytics = Analytics(self.store, flush=self.writer.flush)

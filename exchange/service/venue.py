@@ -41,6 +41,7 @@ from ..fees import DEFAULT_SCHEDULE, FeeSchedule
 from ..journal import DataDirLock
 from ..marketdata import L2Mirror, MarketDataEvent, TradePrint
 from .committer import Committer
+from .history import VenueHistory
 from .ports import SegmentedJournal
 from .queries import VenueQueries
 from .recovery import recover_engine
@@ -105,7 +106,7 @@ class VenueConfig:
     store_process: bool = True
 
 
-class Venue(VenueQueries):
+class Venue(VenueQueries, VenueHistory):
     """The running venue; build it with :meth:`Venue.open`."""
 
     def __init__(self, cfg: VenueConfig) -> None:
@@ -126,6 +127,9 @@ class Venue(VenueQueries):
         self._seq = 0
         self._last_ts = 0
         self._released_trade = 0
+
+    def _store_or_none(self) -> Any:
+        return self._store.store if self.cfg.store else None
 
     # ------------------------------------------------------------ lifecycle
 

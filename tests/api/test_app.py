@@ -89,7 +89,7 @@ async def test_accounts_and_auth(api: Api, venue: Venue) -> None:
     assert created.status == 201
     assert created.body["api_key"] and created.body["account_id"]
     key = created.body["api_key"]
-    assert (await api.get("/v1/orders", key=key)).body == {"orders": []}
+    assert (await api.get("/v1/orders", key=key)).body == {"orders": [], "next_before": None}
     # Missing, unknown and malformed keys are 401.
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
         reply = await api.get("/v1/orders", headers=headers)
