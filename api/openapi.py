@@ -372,7 +372,15 @@ SCHEMAS: dict[str, Schema] = {
         ["value_cents", "cost_cents", "unpriced_count"],
     ),
     "PortfolioHistory": _obj(
-        {"interval": _STR, "points": {"type": "array", "items": _ref("HistoryPoint")}}
+        {
+            "interval": _STR,
+            "points": {"type": "array", "items": _ref("HistoryPoint")},
+            "earlier_end": {
+                **_TIME_NULL,
+                "description": "Without 'start', at most 10,000 points are given (the latest): "
+                "pass this as 'end' for the page before; null when nothing is left out.",
+            },
+        }
     ),
 }
 

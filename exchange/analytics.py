@@ -724,29 +724,36 @@ class Analytics:
         at or before ``as_of`` (an as-of join), where ``as_of`` is the end of
         the interval minus 1 ns, or now for the current one. Sold holdings count
         until their sale's time; hand-added items that were taken back count
-        nowhere. Defaults: from the first acquisition (or 30 days back) to now,
-        but never more than the latest 10,000 points.
+        nowhere. The work grows with holdings + sales + points, never with
+        their product (:func:`exchange.valuation.history_frame`).
+
+        Without ``start_ns`` the history starts at the first acquisition (or 30
+        days back), and pages: when that is more than
+        :data:`~exchange.valuation.MAX_HISTORY_POINTS` points before the end,
+        the answer holds the latest ones and ``earlier_end`` is the time to
+        pass as ``end`` for the page before (null when nothing is left out).
 
         Raises:
-            ExchangeError: ``validation_error`` for an unknown interval, or a
-                range of more than 10,000 points.
+            ExchangeError: ``validation_error`` for an unknown interval;
+                ``range_too_large`` (400) for an explicit ``start_ns`` more than
+                ``MAX_HISTORY_POINTS`` points before the end.
         """
         holdings = self._holdings(account_id, include_removed=True)
         realized = self._realized(account_id)
         end = now_ns if end_ns is None else min(end_ns, now_ns + 1)
+        earlier_end: int | None = None
         if start_ns is None:
             start_ns = (
                 int(holdings["acquired_at"].min())  # type: ignore[arg-type]
                 if holdings.height
                 else now_ns - 30 * DAY_NS
             )
-            # A default range must never be refused as too long: a collector
-            # who owns an item since 2020 and asks for ?interval=1h gets the
-            # latest MAX_HISTORY_POINTS hours, not a 422 about a range they
-            # never chose. (An explicit start still gets the 422.)
+            # A default range is never refused as too long (the collector did
+            # not choose it) nor cut silently: it pages.
             step = HISTORY_INTERVALS.get(interval)
-            if step is not None:
-                start_ns = max(start_ns, end - (MAX_HISTORY_POINTS - 1) * step)
+            if step is not None and start_ns < end - (MAX_HISTORY_POINTS - 1) * step:
+                start_ns = end - (MAX_HISTORY_POINTS - 1) * step
+                earlier_end = start_ns
         points = history_points(interval, start_ns, max(end, start_ns + 1), now_ns)
         skus = holdings["sku"].unique().to_list()
         if skus and points.height:
@@ -763,6 +770,8 @@ class Analytics:
         else:
             sales = pl.DataFrame(schema=SALES_SCHEMA)
         frame = history_frame(holdings, realized, sales, points)
+        if earlier_end is not None and frame.height:
+            earlier_end = int(frame["start"][0])  # the first point's start, on the boundary
         key = "time" if interval in ("1m", "1h") else "date"
         out = []
         for row in frame.to_dicts():
@@ -776,4 +785,4 @@ class Analytics:
                 count=row["count"],
             )
             out.append(point)
-        return {"interval": interval, "points": out}
+        return {"interval": interval, "points": out, "earlier_end": rfc3339_opt(earlier_end)}

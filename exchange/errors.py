@@ -40,6 +40,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "payload_too_large": 413,
     "rate_limited": 429,
     "batch_too_large": 422,
+    "range_too_large": 400,
     "not_ready": 503,
 }
 

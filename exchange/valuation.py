@@ -158,8 +158,9 @@ def history_points(interval: str, start_ns: int, end_ns: int, now_ns: int) -> pl
     ``end_ns``. ``as_of`` is the point's last ns, or ``now_ns`` if earlier.
 
     Raises:
-        ExchangeError: ``validation_error`` for an unknown interval or more
-            than :data:`MAX_HISTORY_POINTS` points.
+        ExchangeError: ``validation_error`` for an unknown interval;
+            ``range_too_large`` (400) for more than :data:`MAX_HISTORY_POINTS`
+            points, naming the limit (never cut silently).
     """
     step = HISTORY_INTERVALS.get(interval)
     if step is None:
@@ -172,8 +173,9 @@ def history_points(interval: str, start_ns: int, end_ns: int, now_ns: int) -> pl
     count = max(0, -(-(end_ns - first) // step))
     if count > MAX_HISTORY_POINTS:
         raise ExchangeError(
-            "validation_error",
-            f"the range has {count} points of {interval}; at most {MAX_HISTORY_POINTS}.",
+            "range_too_large",
+            f"The range has {count} points of {interval}; a history holds at most "
+            f"{MAX_HISTORY_POINTS} points: narrow 'start' and 'end' or choose a longer interval.",
         )
     starts = pl.int_range(0, count, dtype=pl.Int64, eager=True) * step + first
     return pl.DataFrame({"start": starts}).with_columns(
@@ -189,10 +191,19 @@ def history_frame(
 ) -> pl.DataFrame:
     """Value history of one portfolio: one row per point, as of its ``as_of``.
 
+    Computed as a sweep over events, never as points x holdings: each
+    holding enters at ``acquired_at`` and leaves at its sale; each sale sets
+    its SKU's mark. Per SKU, items held times the mark changes only at its
+    events; those changes, summed over SKUs and accumulated in time, are the
+    portfolio's totals after every event, and each point takes the totals of
+    the last event at or before its ``as_of`` (an as-of join). Time and
+    memory grow with holdings + sales + points, so thousands of holdings at
+    :data:`MAX_HISTORY_POINTS` points cost no more than either alone.
+
     Args:
         holdings: the account's holdings, soft-deleted ones included (``removed``).
         realized: ``(holding_id, time)`` of the account's sales of holdings.
-        sales: sales frame of the held SKUs, in time order.
+        sales: sales frame of the held SKUs, in time order (ties by id).
         points: from :func:`history_points`.
 
     Returns:
@@ -211,43 +222,68 @@ def history_frame(
     if "removed" in holdings.columns:
         # taken back by hand (no sale): it never was a real holding
         held = held.filter(~pl.col("removed") | pl.col("sold_at").is_not_null())
-    held = held.select("id", "sku", "purchase_price_cents", "acquired_at", "sold_at")
-    grid = (
-        points.lazy()
-        .join(held, how="cross")
-        .filter(
-            (pl.col("acquired_at") <= pl.col("as_of"))
-            & (pl.col("sold_at").is_null() | (pl.col("sold_at") > pl.col("as_of")))
+    # A holding counts over [acquired_at, sold_at); one sold before it was
+    # acquired counts nowhere.
+    held = held.filter(pl.col("sold_at").is_null() | (pl.col("sold_at") > pl.col("acquired_at")))
+    no_price = i64(None)
+    events = pl.concat(
+        [
+            # sales first: their (time, id) order decides the mark of an instant
+            sales.lazy().select(
+                "sku", "time", d_items=i64(0), d_cost=i64(0), price=pl.col("price_cents")
+            ),
+            held.select(
+                "sku",
+                time=pl.col("acquired_at"),
+                d_items=i64(1),
+                d_cost=pl.col("purchase_price_cents"),
+                price=no_price,
+            ),
+            held.filter(pl.col("sold_at").is_not_null()).select(
+                "sku",
+                time=pl.col("sold_at"),
+                d_items=i64(-1),
+                d_cost=-pl.col("purchase_price_cents"),
+                price=no_price,
+            ),
+        ]
+    ).with_row_index("seq")
+    items = pl.col("d_items").cum_sum().over("sku", order_by=["time", "seq"])
+    mark = pl.col("price").forward_fill().over("sku", order_by=["time", "seq"])
+    per_sku = (
+        events.with_columns(items=items, mark=mark)
+        .with_columns(
+            value=(pl.col("items") * pl.col("mark")).fill_null(i64(0)),
+            unpriced=pl.when(pl.col("mark").is_null()).then(pl.col("items")).otherwise(i64(0)),
         )
-        .sort("as_of")
+        .with_columns(
+            # the change this event made to its SKU's part of the totals
+            d_value=pl.col("value")
+            - pl.col("value").shift(1, fill_value=i64(0)).over("sku", order_by=["time", "seq"]),
+            d_unpriced=pl.col("unpriced")
+            - pl.col("unpriced").shift(1, fill_value=i64(0)).over("sku", order_by=["time", "seq"]),
+        )
     )
-    marks = (
-        sales.lazy()
-        .select("sku", "time", "price_cents")
-        # one price per (sku, time): the last sale of that instant
-        .unique(subset=["sku", "time"], keep="last", maintain_order=True)
-        .sort("time", maintain_order=True)
-    )
-    valued = grid.join_asof(
-        marks,
-        left_on="as_of",
-        right_on="time",
-        by="sku",
-        strategy="backward",
-        # both sides are sorted on their keys just above; polars cannot verify it with ``by``
-        check_sortedness=False,
-    )
-    per_point = valued.group_by("start").agg(
-        value_cents=pl.col("price_cents").sum(),
-        cost_cents=pl.col("purchase_price_cents").sum(),
-        unpriced_count=int64_count(pl.col("price_cents").is_null().sum()),
-        count=int64_count(pl.len()),
+    timeline = (
+        per_sku.group_by("time")
+        .agg(pl.col("d_value", "d_cost", "d_unpriced", "d_items").sum())
+        .sort("time")
+        .select(
+            "time",
+            value_cents=pl.col("d_value").cum_sum(),
+            cost_cents=pl.col("d_cost").cum_sum(),
+            unpriced_count=pl.col("d_unpriced").cum_sum(),
+            count=pl.col("d_items").cum_sum(),
+        )
     )
     return (
         points.lazy()
-        .join(per_point, on="start", how="left")
-        .with_columns(
-            pl.col("value_cents", "cost_cents", "unpriced_count", "count").fill_null(i64(0))
+        .sort("as_of")
+        .join_asof(timeline, left_on="as_of", right_on="time", strategy="backward")
+        .select(
+            "start",
+            "as_of",
+            pl.col("value_cents", "cost_cents", "unpriced_count", "count").fill_null(i64(0)),
         )
         .sort("start")
         .collect()

@@ -466,6 +466,11 @@ async def test_portfolio_items_and_history(api: Api, sku: str) -> None:
                              params={"interval": "1d", "start": "2025-01-14"})).body
     assert history["interval"] == "1d" and history["points"]
     assert history["points"][-1]["value_cents"] == 20_000
+    assert history["earlier_end"] is None
+    too_long = await api.get("/v1/portfolio/history", key=key,
+                             params={"interval": "1m", "start": "2025-01-14"})
+    assert too_long.status == 400 and too_long.body["code"] == "range_too_large"
+    assert "at most 10000 points" in too_long.body["detail"]
 
     other = await api.account("other")
     assert (await api.delete(f"/v1/portfolio/items/{hid}", key=other)).status == 404

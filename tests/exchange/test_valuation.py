@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import random
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+import psutil
 import pytest
 
 from exchange.analytics import Analytics
 from exchange.errors import ExchangeError
-from exchange.store import TradeStore
+from exchange.store import TradeStore, sqlite_url
 from exchange.valuation import (
     MAX_HISTORY_POINTS,
+    history_frame,
     history_points,
     totals_by_account,
     value_at_marks,
@@ -23,6 +27,7 @@ from exchange.valuation import (
 from .conftest import STORE_BACKENDS, open_test_store
 
 DAY = 86_400 * 10**9
+HOUR = 3_600 * 10**9
 
 
 def ns(*args: int) -> int:
@@ -63,10 +68,68 @@ def test_history_points_align_to_the_interval() -> None:
     assert weeks["as_of"].to_list() == [ns(2024, 1, 8) - 1, ns(2024, 1, 10), ns(2024, 1, 10)]
     days = history_points("1d", wed, ns(2024, 1, 5), now_ns=NOW)
     assert days["start"].to_list() == [ns(2024, 1, 3), ns(2024, 1, 4)]
-    with pytest.raises(ExchangeError):
-        history_points("1h", 0, (MAX_HISTORY_POINTS + 1) * 3600 * 10**9, now_ns=NOW)
-    with pytest.raises(ExchangeError):
+    assert history_points("1h", 0, MAX_HISTORY_POINTS * HOUR, now_ns=NOW).height == 10_000
+    with pytest.raises(ExchangeError) as err:
+        history_points("1h", 0, (MAX_HISTORY_POINTS + 1) * HOUR, now_ns=NOW)
+    assert (err.value.code, err.value.status) == ("range_too_large", 400)
+    assert "10001 points of 1h" in err.value.message and "at most 10000" in err.value.message
+    with pytest.raises(ExchangeError) as err:
         history_points("2d", 0, DAY, now_ns=NOW)
+    assert err.value.code == "validation_error"
+
+
+def _naive_history(
+    holdings: list[tuple[int, str, int, int]],
+    sold: dict[int, int],
+    sales: list[tuple[str, int, int]],
+    as_ofs: list[int],
+) -> list[tuple[int, int, int, int]]:
+    """(value, cost, unpriced, count) per as_of, item by item: the definition, slowly."""
+    out = []
+    for as_of in as_ofs:
+        value = cost = unpriced = count = 0
+        for hid, sku, price, acquired in holdings:
+            if acquired > as_of or (hid in sold and sold[hid] <= as_of):
+                continue
+            marks = [p for s, t, p in sales if s == sku and t <= as_of]  # time order
+            count += 1
+            cost += price
+            if marks:
+                value += marks[-1]
+            else:
+                unpriced += 1
+        out.append((value, cost, unpriced, count))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_history_frame_matches_the_definition(seed: int) -> None:
+    rng = random.Random(seed)
+    skus = ["A", "B", "C", "D"]
+    holdings = [
+        (i, rng.choice(skus), rng.randrange(1, 5_000), rng.randrange(0, 100)) for i in range(1, 30)
+    ]
+    # some sold, at any time (even before acquisition: then never held)
+    sold = {h[0]: rng.randrange(0, 120) for h in holdings if rng.random() < 0.4}
+    # ties in time on purpose: the last of an instant (by id) is the mark
+    sales = sorted(
+        ((rng.choice(skus[:3]), rng.randrange(0, 110), rng.randrange(1, 9_000)) for _ in range(40)),
+        key=lambda s: s[1],
+    )
+    points = history_points("1m", 0, 120 * 60 * 10**9, now_ns=10**15).with_columns(
+        as_of=pl.col("start") // (60 * 10**9)  # compress: one time unit per point
+    )
+    got = history_frame(
+        pl.DataFrame(holdings, schema=["id", "sku", "purchase_price_cents", "acquired_at"],
+                     orient="row"),
+        pl.DataFrame({"holding_id": list(sold), "time": list(sold.values())}),
+        pl.DataFrame({"sku": [s[0] for s in sales], "time": [s[1] for s in sales],
+                      "price_cents": [s[2] for s in sales]}),
+        points,
+    )  # fmt: skip
+    want = _naive_history(holdings, sold, sales, points["as_of"].to_list())
+    rows = got.select("value_cents", "cost_cents", "unpriced_count", "count").rows()
+    assert rows == want
 
 
 # -- the worked example, through the store (SQLite and PostgreSQL) ----------
@@ -220,3 +283,123 @@ def test_portfolio_history_is_an_as_of_valuation(store: TradeStore) -> None:
         ("2024-03-03T15:00:00.000Z", 24_000),
     ]
     assert "date" not in hourly["points"][0]
+
+
+# -- bounded work: a default range pages, a long explicit one is refused ------
+#
+# A collector holding an item since 2024-01-01 asks for hourly or minutely
+# history with no start (regression: a 422 about a range they never chose,
+# then a silent cut to the latest 10,000 points).
+
+NOW_2026 = ns(2026, 3, 5, 12, 30, 30)  # inside a minute and an hour
+
+
+@pytest.fixture
+def old_holding(tmp_path: Path) -> Iterator[TradeStore]:
+    s = TradeStore(sqlite_url(str(tmp_path)))
+    s.create_all()
+    s.write([
+        ("trade", {"id": 1, "sku": "A", "style": "A", "price_cents": 20_000, "quantity": 1,
+                   "taker_side": "bid", "buy_order_id": 1, "sell_order_id": 2,
+                   "buyer_id": "acc_9", "seller_id": "acc_8", "time": ns(2026, 3, 5, 9),
+                   "settlement_status": "delivered"}),
+        ("holding", {"id": 1, "account_id": "acc_1", "sku": "A", "purchase_price_cents": 9_000,
+                     "acquired_at": ns(2024, 1, 1), "condition": "new", "source": "manual",
+                     "trade_id": None}),
+    ])  # fmt: skip
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("interval", ["1m", "1h"])
+def test_a_default_range_pages_back_to_the_first_acquisition(
+    old_holding: TradeStore, interval: str
+) -> None:
+    analytics = Analytics(old_holding)
+    step = {"1m": 60, "1h": 3600}[interval] * 10**9
+    page = analytics.portfolio_history("acc_1", interval, now_ns=NOW_2026)
+    points = page["points"]
+    assert len(points) == MAX_HISTORY_POINTS
+    # It ends now (the newest point holds now) and shows the latest value.
+    assert points[-1]["time"] == _iso(NOW_2026 - NOW_2026 % step)
+    assert (points[-1]["value_cents"], points[-1]["count"]) == (20_000, 1)
+    # Not cut silently: earlier_end is where the page before ends.
+    assert page["earlier_end"] == points[0]["time"]
+    before = analytics.portfolio_history(
+        "acc_1", interval, end_ns=_ns(page["earlier_end"]), now_ns=NOW_2026
+    )
+    assert _ns(before["points"][-1]["time"]) == _ns(points[0]["time"]) - step
+    if interval == "1h":  # the hours since 2024-01-01 take two pages
+        assert before["earlier_end"] is None
+        assert before["points"][0]["time"] == "2024-01-01T00:00:00.000Z"
+        assert before["points"][0]["count"] == 1
+
+
+def test_a_short_default_range_is_one_page(old_holding: TradeStore) -> None:
+    got = Analytics(old_holding).portfolio_history("acc_1", "1d", now_ns=NOW_2026)
+    assert got["points"][0]["date"] == "2024-01-01"
+    assert got["earlier_end"] is None
+
+
+def test_an_explicit_too_long_range_is_a_400_naming_the_limit(old_holding: TradeStore) -> None:
+    with pytest.raises(ExchangeError) as err:
+        Analytics(old_holding).portfolio_history("acc_1", "1h", ns(2024, 1, 1), now_ns=NOW_2026)
+    assert (err.value.code, err.value.status) == ("range_too_large", 400)
+    assert f"at most {MAX_HISTORY_POINTS} points" in err.value.message
+
+
+# One history request's memory (README, "Portfolio"): in proportion to
+# holdings + sales + points, never their product. 3,000 holdings at 10,000
+# points took 1.5 GB (38 s) as a cross join; the sweep takes about 5 MB.
+HISTORY_MEMORY_BOUND_BYTES = 64 * 2**20
+
+
+def test_history_of_thousands_of_holdings_at_the_point_cap_stays_small(tmp_path: Path) -> None:
+    holdings, skus = 3_000, 1_500
+    store = TradeStore(sqlite_url(str(tmp_path)))
+    store.create_all()
+    start = NOW_2026 - (MAX_HISTORY_POINTS - 1) * HOUR
+    store.write(
+        [("holding", {"id": i, "account_id": "acc_1", "sku": f"S-{i % skus}",
+                      "purchase_price_cents": 10_000 + i, "acquired_at": start + i * HOUR,
+                      "condition": "new", "source": "manual", "trade_id": None})
+         for i in range(1, holdings + 1)]
+        + [("trade", {"id": t, "sku": f"S-{t % skus}", "style": "S", "price_cents": 10_000 + t,
+                      "quantity": 1, "taker_side": "bid", "buy_order_id": 1, "sell_order_id": 2,
+                      "buyer_id": "b", "seller_id": "s", "time": start + t * HOUR // 2,
+                      "settlement_status": "delivered"})
+           for t in range(1, 10_001)]
+    )  # fmt: skip
+    analytics = Analytics(store)
+    analytics.portfolio_history("acc_1", "1d", now_ns=NOW_2026)  # warm up (imports, caches)
+    process = psutil.Process()
+    base = peak = process.memory_info().rss
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.002):
+            peak = max(peak, process.memory_info().rss)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        got = analytics.portfolio_history("acc_1", "1h", start, now_ns=NOW_2026)
+    finally:
+        done.set()
+        sampler.join()
+        store.close()
+    peak = max(peak, process.memory_info().rss)
+    assert len(got["points"]) == MAX_HISTORY_POINTS
+    assert got["points"][-1]["count"] == holdings
+    assert peak - base < HISTORY_MEMORY_BOUND_BYTES, f"{(peak - base) / 2**20:.0f} MB"
+
+
+def _iso(t: int) -> str:
+    return datetime.fromtimestamp(t / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _ns(text: str) -> int:
+    return int(datetime.fromisoformat(text).timestamp()) * 10**9
