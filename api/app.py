@@ -18,9 +18,12 @@ from aiohttp import web
 
 from . import accounts, catalog, marketdata, ops, orders, portfolio, trades
 from .context import ACCOUNT_KEY, CONFIG_KEY, VENUE_KEY, ApiConfig, Handler
-from .middleware import MIDDLEWARES
+from .guards import body_middleware, crash_middleware
+from .middleware import auth_middleware, metrics_middleware, problem_middleware
 from .openapi import build_openapi
 from .portfolio import value_portfolio
+from .security import setup_security
+from .throttle import batch_middleware, setup_throttles, throttle_middleware
 
 if TYPE_CHECKING:
     from exchange.venue import Venue
@@ -77,6 +80,9 @@ def make_app(
     max_body: int = 64 * 1024,
     feed_url: str = "ws://127.0.0.1:8765",
     close_venue: bool = False,
+    public_rate_limit: float | None = None,
+    auth_failure_limit: float | None = None,
+    metrics_route: bool = True,
 ) -> web.Application:
     """Build the REST application over ``venue``.
 
@@ -87,19 +93,41 @@ def make_app(
         max_body: largest request body in bytes (larger: 413 payload_too_large).
         feed_url: the websocket feed's URL, reported by ``GET /v1/config``.
         close_venue: close the venue when the application shuts down.
+        public_rate_limit: requests per second per client address without a
+            key (``api/throttle.py``); None: a fifth of ``rate_limit``; 0: off.
+        auth_failure_limit: failed authentications per minute per client
+            address; None: 30 (0 when ``rate_limit`` is 0); 0: off.
+        metrics_route: serve ``GET /metrics`` in this application
+            (``exchange serve`` leaves it out and serves it on its own
+            listener when asked: ``api/httpserver.py``).
 
     Returns:
         The application, with the web page's routes when ``api/web.py`` exists.
     """
     app = web.Application(
         client_max_size=max_body,
-        middlewares=MIDDLEWARES,
+        # Outermost first: api/middleware.py's pipeline, wrapped by the
+        # crash guard, with per-address limits before authentication and the
+        # body guard and batch weight after it (api/guards.py, api/throttle.py).
+        middlewares=[
+            crash_middleware, metrics_middleware, problem_middleware, throttle_middleware,
+            auth_middleware, body_middleware, batch_middleware,
+        ],
     )
     cfg = ApiConfig(rate_limit=rate_limit, burst=burst, max_body=max_body, feed_url=feed_url)
     cfg.openapi = orjson.dumps(build_openapi(), option=orjson.OPT_INDENT_2)
     app[VENUE_KEY] = venue
     app[CONFIG_KEY] = cfg
+    setup_security(app, feed_url)
+    setup_throttles(
+        app,
+        public_rate_limit=rate_limit / 5 if public_rate_limit is None else public_rate_limit,
+        auth_failure_limit=(30.0 if rate_limit > 0 else 0.0)
+        if auth_failure_limit is None else auth_failure_limit,
+    )
     for method, path, handler in ROUTES:
+        if path == "/metrics" and not metrics_route:
+            continue
         app.router.add_route(method, path, handler)
     try:
         from .web import setup_web

@@ -186,6 +186,9 @@ def _add_serve_flags(p: argparse.ArgumentParser) -> None:
         help="when the venue has no admin yet, create one and print its key once, after "
         "the two URLs (`admin account_id: ...`, `admin api_key: ...`); otherwise do nothing",
     )
+    from .limitflags import add_limit_flags
+
+    add_limit_flags(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -280,14 +283,14 @@ def _url(scheme: str, host: str, port: int) -> str:
 
 
 async def _serve(args: argparse.Namespace, *, demo: bool) -> int:
-    from aiohttp import web
-
     from exchange.datadir import DataDirLocked
     from exchange.journal import JournalCorrupt
     from exchange.venue import Venue, VenueConfig
     from feeds.server import FeedServer
 
     from .app import make_app
+    from .httpserver import start_http, start_metrics
+    from .limitflags import feed_caps, http_limits
     from .shutdown import LINGER_S, Drain
 
     logging.basicConfig(
@@ -320,31 +323,36 @@ async def _serve(args: argparse.Namespace, *, demo: bool) -> int:
 
     feed: Any = None
     runner: Any = None
+    metrics_runner: Any = None
     demo_task: asyncio.Task[None] | None = None
     stop = asyncio.Event()
     try:
-        feed = FeedServer(venue, args.host, args.feed_port)
+        feed = FeedServer(venue, args.host, args.feed_port, **feed_caps(args))
         try:
             await feed.start()
         except OSError as exc:
             raise _bind_error(exc, args.host, args.feed_port, "feed") from None
         feed_url = _url("ws", args.host, feed.port)
         app = make_app(venue, rate_limit=args.rate_limit, burst=max(1, int(args.rate_limit * 2)),
-                       feed_url=feed_url)
+                       feed_url=feed_url, public_rate_limit=args.public_rate_limit,
+                       auth_failure_limit=args.auth_failure_limit, metrics_route=False)
         drain = Drain()
         app.middlewares.insert(0, drain.middleware)
-        # The drain waits for handlers (see _stop); this only bounds the rest.
-        runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                               shutdown_timeout=LINGER_S)
-        await runner.setup()
-        site = web.TCPSite(runner, args.host, args.http_port)
         try:
-            await site.start()
+            # The drain waits for handlers (see _stop); shutdown_timeout bounds the rest.
+            runner, http_port = await start_http(app, args.host, args.http_port, http_limits(args),
+                                                 shutdown_timeout=LINGER_S)
         except OSError as exc:
             raise _bind_error(exc, args.host, args.http_port, "HTTP") from None
-        http_port = runner.addresses[0][1]
         print(_url("http", args.host, http_port), flush=True)
         print(feed_url, flush=True)
+        if args.metrics_port is not None:
+            try:
+                metrics_runner, metrics_port = await start_metrics(
+                    args.metrics_host, args.metrics_port)
+            except OSError as exc:
+                raise _bind_error(exc, args.metrics_host, args.metrics_port, "metrics") from None
+            print(_url("http", args.metrics_host, metrics_port) + "/metrics", flush=True)
         if args.bootstrap_admin:
             await _bootstrap_admin(venue)
 
@@ -365,7 +373,8 @@ async def _serve(args: argparse.Namespace, *, demo: bool) -> int:
             demo_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await demo_task
-        await site.stop()  # no new HTTP connections
+        for site in list(runner.sites):
+            await site.stop()  # no new HTTP connections
         if not await drain.drain(args.shutdown_grace):
             print(f"shutting down: requests still running after {args.shutdown_grace:g} s "
                   f"are cancelled", file=sys.stderr, flush=True)
@@ -379,6 +388,8 @@ async def _serve(args: argparse.Namespace, *, demo: bool) -> int:
                 await demo_task
         if runner is not None:
             await runner.cleanup()
+        if metrics_runner is not None:
+            await metrics_runner.cleanup()
         if feed is not None:
             with contextlib.suppress(Exception):
                 await feed.close()
@@ -407,7 +418,7 @@ async def _bootstrap_admin(venue: Any) -> None:
 def _bind_error(exc: OSError, host: str, port: int, what: str) -> CliError:
     if exc.errno == errno.EADDRINUSE or "address already in use" in str(exc).lower():
         return CliError(f"the {what} port {port} on {host} is already in use; "
-                        f"choose another with --{'http' if what == 'HTTP' else 'feed'}-port")
+                        f"choose another with --{what.lower()}-port")
     return CliError(f"cannot listen on {host}:{port} for {what}: {exc.strerror or exc}",
                     EXIT_SETTING)
 
@@ -727,6 +738,11 @@ async def _as_int(coro: Coroutine[Any, Any, Any]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``exchange`` command; returns (and exits with) its exit code."""
     args = build_parser().parse_args(argv)
+    if args.command in ("serve", "demo", "accounts", "recover") and \
+            getattr(args, "data_dir", None) is not None:
+        from .privatefiles import private_files
+
+        private_files(Path(args.data_dir))
     try:
         if args.command in ("serve", "demo"):
             code = _run(_serve(args, demo=args.command == "demo"))

@@ -1,4 +1,4 @@
-"""Token buckets: per API key (and per remote address for account creation).
+"""Token buckets: per API key, and per client address (keyless requests, failed logins).
 
 A bucket holds up to ``burst`` tokens and refills at ``rate`` tokens per
 second; each request takes one. An empty bucket answers how long until the
@@ -26,16 +26,16 @@ class TokenBucket:
         self.tokens = burst
         self.updated = now
 
-    def take(self, now: float) -> float:
-        """Take one token if there is one; otherwise the seconds until there is."""
+    def take(self, now: float, cost: float = 1.0) -> float:
+        """Take ``cost`` tokens if there are; otherwise the seconds until there are."""
         elapsed = now - self.updated
         if elapsed > 0:
             self.tokens = min(self.burst, self.tokens + elapsed * self.rate)
             self.updated = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
+        if self.tokens >= cost:
+            self.tokens -= cost
             return 0.0
-        return (1.0 - self.tokens) / self.rate
+        return (cost - self.tokens) / self.rate
 
 
 class RateLimiter:
@@ -61,20 +61,38 @@ class RateLimiter:
         """Whether requests are limited at all."""
         return self.rate > 0
 
-    def check(self, key: str) -> int | None:
-        """Take a token for ``key``: None when allowed, else Retry-After seconds (>= 1)."""
+    def check(self, key: str, cost: float = 1.0) -> int | None:
+        """Take ``cost`` tokens (at most the burst) for ``key``.
+
+        Returns:
+            None when allowed (the tokens are taken), else the Retry-After
+            seconds (>= 1) and nothing is taken.
+        """
         if self.rate <= 0:
             return None
         now = self._clock()
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = TokenBucket(self.rate, self.burst, now)
-        wait = bucket.take(now)
+        wait = bucket.take(now, min(cost, self.burst))
         if now - self._last_sweep > 60.0:
             self._sweep(now)
         if wait <= 0.0:
             return None
         return max(1, math.ceil(wait))
+
+    def peek(self, key: str) -> int | None:
+        """Whether ``key`` has a token left: None if so, else Retry-After seconds; takes none."""
+        if self.rate <= 0:
+            return None
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return None
+        now = self._clock()
+        tokens = min(self.burst, bucket.tokens + max(0.0, now - bucket.updated) * self.rate)
+        if tokens >= 1.0:
+            return None
+        return max(1, math.ceil((1.0 - tokens) / self.rate))
 
     def _sweep(self, now: float) -> None:
         # A bucket that would be full again carries no state worth keeping.

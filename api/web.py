@@ -96,7 +96,10 @@ async def _favicon(request: web.Request) -> web.StreamResponse:
 async def _static(request: web.Request) -> web.StreamResponse:
     # Resolve and stay inside STATIC_DIR: "..", symlinks or absolute parts
     # that lead elsewhere are a 404, never a file outside the app.
-    path = (STATIC_DIR / request.match_info["path"]).resolve()
+    try:
+        path = (STATIC_DIR / request.match_info["path"]).resolve()
+    except (ValueError, OSError):  # a NUL byte (%00) or a name the OS refuses
+        raise web.HTTPNotFound(text="no such file") from None
     if not path.is_relative_to(STATIC_DIR) or not path.is_file():
         raise web.HTTPNotFound(text="no such file")
     content_type = _TYPES.get(path.suffix, "application/octet-stream")

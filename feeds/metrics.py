@@ -11,6 +11,7 @@ from prometheus_client import Counter, Gauge
 
 __all__ = [
     "FEED_CONNECTIONS",
+    "FEED_CONNECTIONS_REFUSED",
     "FEED_MESSAGES_DROPPED",
     "FEED_MESSAGES_SENT",
     "FEED_SLOW_CONSUMERS",
@@ -18,6 +19,11 @@ __all__ = [
 ]
 
 FEED_CONNECTIONS = Gauge("feed_connections", "Open websocket connections of the market-data feed.")
+FEED_CONNECTIONS_REFUSED = Counter(
+    "feed_connections_refused",
+    "Websocket connections closed with 1013 at once because a connection cap was reached.",
+    ["limit"],
+)
 FEED_MESSAGES_SENT = Counter(
     "feed_messages_sent", "Messages written to feed clients (all types)."
 )

@@ -43,7 +43,12 @@ websocket pings every 20 s, closed after 20 s without pong. On
 Limits: client messages above ``max_message_bytes`` get ``message_too_large``
 (frames above ``4 * max_message_bytes``, at least 1 MiB, are refused by the
 websocket layer with close code 1009); each connection has a token bucket of
-``rate`` messages per second with ``burst``.
+``rate`` messages per second with ``burst``. A connection beyond
+``max_connections`` in total or ``max_connections_per_address`` from one
+client address is closed right after its handshake with code 1013 (try again
+later) and a reason naming the limit; each is counted in
+``feed_connections_refused_total{limit}`` and logged at most once per ten
+seconds per limit.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ import contextlib
 import logging
 import socket
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -67,6 +72,7 @@ from exchange.marketdata import BookUpdate, L2Mirror, MarketDataEvent, TradeCanc
 from .marketstate import HistoryTrade, MarketState
 from .metrics import (
     FEED_CONNECTIONS,
+    FEED_CONNECTIONS_REFUSED,
     FEED_MESSAGES_DROPPED,
     FEED_MESSAGES_SENT,
     FEED_SLOW_CONSUMERS,
@@ -174,6 +180,9 @@ class FeedServer:
         send_buffer: when set, the kernel send buffer (``SO_SNDBUF``) of each
             connection, bounding kernel memory per client; None keeps the
             kernel's autotuning.
+        max_connections: the most open connections in total (None: no cap).
+        max_connections_per_address: the most open connections from one
+            client address (None: no cap).
     """
 
     def __init__(
@@ -195,6 +204,8 @@ class FeedServer:
         close_timeout: float = 5.0,
         history_limit: int = 1000,
         send_buffer: int | None = None,
+        max_connections: int | None = None,
+        max_connections_per_address: int | None = None,
     ) -> None:
         self._venue = venue
         self._host = host
@@ -213,6 +224,11 @@ class FeedServer:
         self.close_timeout = close_timeout
         self.history_limit = history_limit
         self.send_buffer = send_buffer
+        self.max_connections = max_connections
+        self.max_connections_per_address = max_connections_per_address
+        self._by_address: Counter[str] = Counter()
+        self._open = 0
+        self._refusal_logged: dict[str, float] = {}
 
         self._mirror = L2Mirror()
         self._market = MarketState(self._mirror.best, self._history, self._mirror.sequence)
@@ -539,6 +555,11 @@ class FeedServer:
         if self._closed:
             await ws.close(1001, "server shutting down")
             return
+        address = _address(ws)
+        refusal = self._admit(address)
+        if refusal is not None:
+            await ws.close(1013, refusal)
+            return
         self._clients.add(client)
         FEED_CONNECTIONS.inc()
         writer = asyncio.create_task(self._writer(client))
@@ -550,11 +571,41 @@ class FeedServer:
         except ConnectionClosed:
             pass
         finally:
+            self._release(address)
             self._detach(client)
             writer.cancel()
             for task in client.tasks:
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     await task
+
+    def _admit(self, address: str) -> str | None:
+        """Count a connection from ``address``: None when admitted, else the close reason."""
+        if self.max_connections is not None and self._open >= self.max_connections:
+            limit, reason = "max_connections", (
+                f"server at its limit of {self.max_connections} connections; try again later")
+        elif (self.max_connections_per_address is not None
+              and self._by_address[address] >= self.max_connections_per_address):
+            limit, reason = "max_connections_per_address", (
+                f"too many connections from your address "
+                f"(limit {self.max_connections_per_address})")
+        else:
+            self._open += 1
+            self._by_address[address] += 1
+            return None
+        FEED_CONNECTIONS_REFUSED.labels(limit).inc()
+        now = time.monotonic()
+        if now - self._refusal_logged.get(limit, -60.0) >= 10.0:
+            self._refusal_logged[limit] = now
+            log.warning("refused a feed connection from %s: %s", address, reason)
+        return reason
+
+    def _release(self, address: str) -> None:
+        self._open -= 1
+        left = self._by_address[address] - 1
+        if left > 0:
+            self._by_address[address] = left
+        else:
+            del self._by_address[address]
 
     def _detach(self, client: _Client) -> None:
         """Take a connection out of every index; it receives nothing more."""
@@ -640,3 +691,11 @@ class FeedServer:
             for t in trades
             if t.get("settlement_status") != "canceled"
         ]
+
+
+def _address(ws: ServerConnection) -> str:
+    """The client's IP address (the host part of its peer address)."""
+    peer = ws.remote_address
+    if isinstance(peer, tuple) and peer:
+        return str(peer[0])
+    return str(peer or "unknown")
