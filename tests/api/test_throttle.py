@@ -16,7 +16,8 @@ def _order(sku: str, price: int) -> dict[str, Any]:
 async def test_keyless_requests_are_limited_per_address_with_retry_after(
     make_api: Any, sku: str
 ) -> None:
-    api: Api = await make_api(rate_limit=100, public_rate_limit=1)  # burst 20
+    # Burst 20, then a token every 100 s: nothing refills during the test.
+    api: Api = await make_api(rate_limit=100, public_rate_limit=0.01)
     key = await api.account()  # keyless too: one of the 20
     statuses = [(await api.get(f"/v1/skus/{sku}/book")).status for _ in range(19)]
     assert statuses == [200] * 19
@@ -59,7 +60,7 @@ async def test_successful_authentications_do_not_count_as_failures(make_api: Any
 
 
 async def test_a_batch_counts_each_of_its_orders(make_api: Any, sku: str) -> None:
-    api: Api = await make_api(rate_limit=1, burst=10)
+    api: Api = await make_api(rate_limit=0.01, burst=10)  # no refill during the test
     key = await api.account()
     orders = [_order(sku, 10_000 + 100 * i) for i in range(8)]
     placed = await api.post("/v1/orders/batch", key=key, json={"orders": orders})
