@@ -9,10 +9,10 @@ files, problems) carries
   no clickjacking of the order form),
 - ``Referrer-Policy: no-referrer`` (the page's hash routes and keys never
   leak to the sites it links to),
-- ``Content-Security-Policy``: for HTML (the web page) scripts, styles,
-  images and fonts from this server only, no inline script, no ``eval``,
-  no plugins, connections to this server and the websocket feed only; every
-  other answer ``default-src 'none'``.
+- ``Content-Security-Policy``: for the web page and its own files (HTML,
+  modules, styles) scripts, styles, images and fonts from this server only,
+  no inline script, no ``eval``, no plugins, connections to this server and
+  the websocket feed only; every API answer ``default-src 'none'``.
 
 The one inline style the page meets is the chart library's own stylesheet
 for its attribution logo (Lightweight Charts creates a ``<style>`` element
@@ -30,6 +30,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from .web import VENDOR_DIR, is_web_path
+
 __all__ = ["page_policy", "setup_security"]
 
 _COMMON = {
@@ -45,7 +47,6 @@ _LIBRARY_STYLE = re.compile(rb'createElement\("style"\),this\.\w+\.innerText="([
 
 @functools.cache
 def _library_style_hashes() -> tuple[str, ...]:
-    from .web import VENDOR_DIR
 
     path = VENDOR_DIR / "dist" / "lightweight-charts.standalone.production.mjs"
     try:
@@ -85,7 +86,7 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
     """Add the security headers to ``response`` (an ``on_response_prepare`` hook)."""
     for name, value in _COMMON.items():
         response.headers.setdefault(name, value)
-    if response.content_type == "text/html":
+    if response.content_type == "text/html" or is_web_path(request.path):
         feed_url = request.app.get(_FEED_URL_KEY, "")
         policy = page_policy(feed_url, request.url.host)
     else:

@@ -26,6 +26,8 @@ async def test_every_answer_has_the_security_headers(api: Api, path: str) -> Non
         assert reply.headers[name] == value
     policy = reply.headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in policy
+    page_file = path == "/" or path.startswith("/static/")
+    assert ("script-src 'self'" in policy) == page_file  # API answers: default-src 'none'
 
 
 async def test_the_page_allows_scripts_and_styles_from_itself_only(api: Api) -> None:
