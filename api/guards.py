@@ -27,10 +27,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from exchange.errors import ExchangeError
@@ -91,52 +89,44 @@ async def crash_middleware(request: web.Request, handler: Handler) -> web.Stream
         return internal_error(request)
 
 
-# Every JSON string token, with the colon that makes it a key when present.
-# Scanning from the start, a match can only begin at a real string's opening
-# quote: nothing outside strings holds a '"'.
-_STRING = re.compile(rb'"((?:[^"\\]|\\.)*)"(\s*:)?')
 _DEFAULT_LIMITS = HttpLimits()
+
+
+class _Repeated(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Repeated(key)
+            seen.add(key)
+    return obj
+
+
+# The standard library's decoder hands each object's pairs over in order
+# (orjson keeps the last value silently); a few microseconds per order.
+_PAIRS = json.JSONDecoder(object_pairs_hook=_object)
 
 
 def repeated_key(raw: bytes) -> str | None:
     """The first key that one object of the JSON text ``raw`` holds twice, else None.
 
-    ``raw`` must be valid JSON (check that first). Cheap when no key text
-    occurs twice in the whole document (a single order); otherwise the keys
-    are counted against the parsed objects, and only a mismatch pays for a
-    second, pair-preserving parse to name the key.
+    None too when ``raw`` is not JSON at all: the handler's parser says so.
+    Objects are checked innermost first, in document order.
     """
-    keys = [m.group(1) for m in _STRING.finditer(raw) if m.group(2)]
-    if len(keys) == len(set(keys)):
+    try:
+        _PAIRS.decode(raw.decode("utf-8"))
+    except _Repeated as found:
+        return found.key
+    except (ValueError, RecursionError):
         return None
-    if len(keys) == _count_keys(orjson.loads(raw)):
-        return None
-    found: list[str] = []
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        seen: set[str] = set()
-        for key, _ in items:
-            if key in seen and not found:
-                found.append(key)
-            seen.add(key)
-        return dict(items)
-
-    json.loads(raw, object_pairs_hook=pairs)
-    return found[0] if found else None
-
-
-def _count_keys(value: Any) -> int:
-    # Iterative: orjson allows nesting deeper than Python's recursion limit.
-    count = 0
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            count += len(item)
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return count
+    return None
 
 
 @web.middleware
@@ -175,10 +165,7 @@ async def body_middleware(request: web.Request, handler: Handler) -> web.StreamR
             request.protocol.force_close()
             return response
         if raw[:1] in (b"{", b"[") or raw.lstrip()[:1] in (b"{", b"["):
-            try:
-                key = repeated_key(raw)
-            except (ValueError, RecursionError):  # not JSON: the handler's parser says so
-                key = None
+            key = repeated_key(raw)
             if key is not None:
                 raise ExchangeError(
                     "invalid_json",
