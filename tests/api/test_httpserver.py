@@ -212,7 +212,7 @@ def test_serve_guards_connections_metrics_and_data_files(
     from websockets.exceptions import ConnectionClosed
     from websockets.sync.client import connect
 
-    from .server import _read_line
+    from .server import read_line
 
     data = tmp_path / "data"
     data.mkdir()
@@ -220,7 +220,7 @@ def test_serve_guards_connections_metrics_and_data_files(
     (data / "left-by-an-older-version").chmod(0o644)
     monkeypatch.setenv("EXCHANGE_FEED_MAX_CONNECTIONS_PER_ADDRESS", "1")
     with serve_cli(data, "--max-connections-per-address", "2", "--metrics-port", "0") as server:
-        metrics_url = _read_line(server.proc, 30)
+        metrics_url = read_line(server.proc, 30)
         # Connection caps from a flag (HTTP) and from the environment (feed).
         held = [socket.create_connection(("127.0.0.1", server.http_port)) for _ in range(2)]
         for sock in held:
