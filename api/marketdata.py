@@ -6,13 +6,12 @@ loop keeps serving orders while a summary or candles are computed.
 
 from __future__ import annotations
 
-import io
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from exchange.analytics import EXPORT_CONTENT_TYPES
 from exchange.errors import ExchangeError
-from exchange.frames import csv_bytes
 from exchange.history import parse_page
 
 from .context import analytics_call, json_response, now_ns, venue_of
@@ -109,36 +108,29 @@ def _candle_window(request: web.Request) -> tuple[str, int, int]:
     return interval, start_ns, end_ns
 
 
-_CANDLE_COLUMNS = ("start", "open_cents", "high_cents", "low_cents", "close_cents", "volume")
-
-
-def _render_candles(
-    rows: list[dict[str, Any]], fmt: str, envelope: dict[str, Any], name: str
+async def _candles_response(
+    venue: Venue,
+    skus: list[str],
+    window: tuple[str, int, int],
+    fmt: str,
+    envelope: dict[str, Any],
+    name: str,
 ) -> web.Response:
-    """JSON in an envelope, or the bare candle rows as CSV or Parquet."""
-    if fmt == "json":
-        return json_response({**envelope, "candles": rows})
-    import polars as pl
+    """JSON in an envelope, or the bare candle rows as CSV or Parquet.
 
-    schema = {c: (pl.String if c == "start" else pl.Int64) for c in _CANDLE_COLUMNS}
-    frame = (
-        pl.DataFrame(
-            [{c: row.get(c) for c in _CANDLE_COLUMNS} for row in rows], schema=schema, orient="row"
-        )
-        if rows
-        else pl.DataFrame(schema=schema)
-    )
-    buffer = io.BytesIO()
-    if fmt == "csv":
-        buffer.write(csv_bytes(frame))
-        content_type = "text/csv"
-    else:
-        frame.write_parquet(buffer)
-        content_type = "application/vnd.apache.parquet"
+    Both come from the analytics' one candle encoder (times as RFC 3339 text
+    in JSON and CSV, UTC timestamps in Parquet).
+    """
+    interval, start_ns, end_ns = window
+    analytics = venue.analytics
+    if fmt == "json":
+        rows = await analytics_call(analytics.candles, skus, interval, start_ns, end_ns)
+        return json_response({**envelope, "candles": rows})
+    body = await analytics_call(analytics.export_candles, skus, interval, fmt, start_ns, end_ns)
     return web.Response(
-        body=buffer.getvalue(),
+        body=body,
         headers={
-            "Content-Type": content_type,
+            "Content-Type": EXPORT_CONTENT_TYPES[fmt],
             "Content-Disposition": f'attachment; filename="{name}.{fmt}"',
         },
     )
@@ -157,9 +149,9 @@ async def sku_candles(request: web.Request) -> web.Response:
     sku = request.match_info["sku"]
     require_sku(venue, sku)
     fmt = _format(request)
-    interval, start_ns, end_ns = _candle_window(request)
-    candles = await analytics_call(venue.analytics.candles, [sku], interval, start_ns, end_ns)
-    return _render_candles(candles, fmt, {"sku": sku, "interval": interval}, f"{sku}-{interval}")
+    window = _candle_window(request)
+    envelope = {"sku": sku, "interval": window[0]}
+    return await _candles_response(venue, [sku], window, fmt, envelope, f"{sku}-{window[0]}")
 
 
 async def product_candles(request: web.Request) -> web.Response:
@@ -167,11 +159,11 @@ async def product_candles(request: web.Request) -> web.Response:
     venue = venue_of(request)
     product = venue.product(request.match_info["style"])
     fmt = _format(request)
-    interval, start_ns, end_ns = _candle_window(request)
+    window = _candle_window(request)
     skus = [s["sku"] for s in product["skus"]]
-    candles = await analytics_call(venue.analytics.candles, skus, interval, start_ns, end_ns)
-    envelope = {"style": product["style"], "interval": interval}
-    return _render_candles(candles, fmt, envelope, f"{product['style']}-{interval}")
+    envelope = {"style": product["style"], "interval": window[0]}
+    name = f"{product['style']}-{window[0]}"
+    return await _candles_response(venue, skus, window, fmt, envelope, name)
 
 
 async def sku_book(request: web.Request) -> web.Response:

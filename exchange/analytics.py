@@ -66,12 +66,14 @@ from exchange.valuation import (
 )
 
 __all__ = [
+    "EXPORT_CONTENT_TYPES",
     "EXPORT_FORMATS",
     "INTERVALS",
     "SALES_SCHEMA",
     "Analytics",
     "candles_frame",
     "frame_bytes",
+    "frame_rows",
     "pct_2dp",
     "summaries_frame",
     "summary_row_to_dict",
@@ -84,6 +86,12 @@ INTERVALS: dict[str, int] = {
     "1w": 7 * DAY_NS,
 }
 EXPORT_FORMATS = ("json", "csv", "parquet")
+# The media type of each export format (HTTP answers and downloads).
+EXPORT_CONTENT_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv",
+    "parquet": "application/vnd.apache.parquet",
+}
 ExportFormat = Literal["json", "csv", "parquet"]
 
 SALES_SCHEMA: dict[str, pl.DataType] = {
@@ -343,7 +351,11 @@ def candles_frame(
 
 
 def _times_to_text(frame: pl.DataFrame, columns: Iterable[str]) -> pl.DataFrame:
-    """Replace int-ns time columns by RFC 3339 UTC strings (ms, ``Z``)."""
+    """Replace int-ns time columns by RFC 3339 UTC strings (ms, ``Z``, truncated).
+
+    The vectorized twin of :func:`exchange.clock.rfc3339` (a test keeps them
+    equal): the text every JSON and CSV export and every JSON candle carries.
+    """
     return frame.with_columns(
         pl.from_epoch(c, time_unit="ns").dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").alias(c)
         for c in columns
@@ -351,11 +363,21 @@ def _times_to_text(frame: pl.DataFrame, columns: Iterable[str]) -> pl.DataFrame:
     )
 
 
+def frame_rows(frame: pl.DataFrame, time_columns: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The frame as JSON-ready row dicts, time columns (int ns) as RFC 3339 text."""
+    return _times_to_text(frame, time_columns).to_dicts()
+
+
 def frame_bytes(frame: pl.DataFrame, fmt: str, time_columns: Sequence[str] = ()) -> bytes:
     """Encode a frame as ``json`` (an array of row objects), ``csv`` or ``parquet``.
 
-    Time columns (int ns) become RFC 3339 strings in JSON and CSV and UTC
-    timestamps (ns) in Parquet, so each format is natural to its readers.
+    Time columns (int ns) become, in each format, what its readers take as a
+    time in UTC without a parse step of their own: in Parquet a timestamp
+    column ``Datetime("ms", "UTC")`` (polars, pandas and pyarrow read it as
+    a UTC datetime); in JSON and CSV RFC 3339 text with milliseconds and
+    ``Z`` (``polars.read_csv(..., try_parse_dates=True)`` reads it as
+    ``Datetime(time_zone="UTC")``, pandas with ``parse_dates``). One
+    precision everywhere: the millisecond.
 
     Raises:
         ExchangeError: ``validation_error`` for an unknown format.
@@ -366,17 +388,19 @@ def frame_bytes(frame: pl.DataFrame, fmt: str, time_columns: Sequence[str] = ())
         )
     if fmt == "parquet":
         out = frame.with_columns(
-            pl.from_epoch(c, time_unit="ns").dt.replace_time_zone("UTC").alias(c)
+            pl.from_epoch(c, time_unit="ns")
+            .dt.cast_time_unit("ms")
+            .dt.replace_time_zone("UTC")
+            .alias(c)
             for c in time_columns
             if c in frame.columns
         )
         buf = io.BytesIO()
         out.write_parquet(buf)
         return buf.getvalue()
-    text = _times_to_text(frame, time_columns)
     if fmt == "csv":
-        return csv_bytes(text)
-    return orjson.dumps(text.to_dicts())
+        return csv_bytes(_times_to_text(frame, time_columns))
+    return orjson.dumps(frame_rows(frame, time_columns))
 
 
 class Analytics:
@@ -547,11 +571,7 @@ class Analytics:
         Raises:
             ExchangeError: ``validation_error`` for an unknown interval.
         """
-        frame = self.candles_table(skus, interval, start_ns, end_ns)
-        rows = frame.to_dicts()
-        for row in rows:
-            row["start"] = rfc3339(row["start"])
-        return rows
+        return frame_rows(self.candles_table(skus, interval, start_ns, end_ns), ("start",))
 
     def export_candles(
         self,
@@ -561,7 +581,11 @@ class Analytics:
         start_ns: int | None = None,
         end_ns: int | None = None,
     ) -> bytes:
-        """Candles as ``json``, ``csv`` or ``parquet`` bytes (see :func:`frame_bytes`)."""
+        """Candles as ``json``, ``csv`` or ``parquet`` bytes (see :func:`frame_bytes`).
+
+        The one encoding of candles for files: the API's CSV and Parquet
+        answers are these bytes; its JSON answer wraps :meth:`candles`.
+        """
         frame = self.candles_table(skus, interval, start_ns, end_ns)
         return frame_bytes(frame, fmt, ("start",))
 

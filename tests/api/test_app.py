@@ -183,6 +183,12 @@ async def test_sku_summary_book_trades_candles(api: Api, venue: Venue, sku: str)
     parquet = await api.get(f"/v1/skus/{sku}/candles", params={"format": "parquet"})
     frame = pl.read_parquet(io.BytesIO(parquet.body))
     assert frame["close_cents"].to_list() == [21_000]
+    # a UTC timestamp, not text (one candle encoder, the analytics')
+    assert frame.schema["start"] == pl.Datetime("ms", "UTC")
+    assert frame["start"].dt.strftime("%Y-%m-%dT%H:%M:%S.%3fZ").to_list() == [
+        row["start"] for row in
+        (await api.get(f"/v1/skus/{sku}/candles", params={"interval": "1h"})).body["candles"]
+    ]
 
     style = sku.rsplit("-", 1)[0]
     product = (await api.get(f"/v1/products/{style}/summary")).body

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import random
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,11 +16,13 @@ from exchange.analytics import (
     SALES_SCHEMA,
     Analytics,
     candles_frame,
+    frame_rows,
     pct_2dp,
     pct_2dp_of,
     summaries_frame,
 )
 from exchange.catalog import PRICE_CEILING_CENTS
+from exchange.clock import rfc3339
 from exchange.errors import ExchangeError
 from exchange.store import StoreWriter, TradeStore
 
@@ -355,10 +358,56 @@ def test_candles_and_exports_from_the_store(store: TradeStore) -> None:
     assert trades_csv[3].endswith(",2024-01-03T10:40:00.000Z,canceled")
     parquet = pl.read_parquet(io.BytesIO(analytics.export_trades("parquet")))
     assert parquet["id"].to_list() == [1, 2, 3, 4]
-    assert parquet.schema["time"] == pl.Datetime("ns", "UTC")
+    assert parquet.schema["time"] == pl.Datetime("ms", "UTC")
+    assert parquet["time"][0] == datetime(2024, 1, 3, 10, tzinfo=UTC)
+    csv_read = pl.read_csv(io.BytesIO(analytics.export_trades("csv")), try_parse_dates=True)
+    assert csv_read.schema["time"] == pl.Datetime("us", "UTC")
+    assert csv_read["time"].to_list() == parquet["time"].to_list()
     assert orjson.loads(analytics.export_trades("json", sku="NONE")) == []
     with pytest.raises(ExchangeError):
         analytics.export_trades("xml")
+
+
+def test_candle_files_carry_utc_timestamps_read_back_as_they_were(store: TradeStore) -> None:
+    """One candle encoder: JSON rows, CSV and Parquet say the same instants.
+
+    Regression: the API encoded candle files itself, from the JSON rows, so
+    Parquet's ``start`` was a string column.
+    """
+    store.write([trade_op(1, ns(2024, 1, 3, 10, 15) + 123_456_789, 100),
+                 trade_op(2, ns(2024, 1, 5, 9), 300, qty=2)])  # fmt: skip
+    analytics = Analytics(store)
+    rows = analytics.candles([SKU], "1d", ns(2024, 1, 1), ns(2024, 1, 8))
+    assert [r["start"] for r in rows] == ["2024-01-03T00:00:00.000Z", "2024-01-05T00:00:00.000Z"]
+    starts = [datetime(2024, 1, 3, tzinfo=UTC), datetime(2024, 1, 5, tzinfo=UTC)]
+
+    parquet = pl.read_parquet(
+        io.BytesIO(analytics.export_candles([SKU], "1d", "parquet", ns(2024, 1, 1), ns(2024, 1, 8)))
+    )
+    assert parquet.schema == pl.Schema({
+        "start": pl.Datetime("ms", "UTC"), "open_cents": pl.Int64, "high_cents": pl.Int64,
+        "low_cents": pl.Int64, "close_cents": pl.Int64, "volume": pl.Int64})  # fmt: skip
+    assert parquet["start"].to_list() == starts
+    assert parquet.drop("start").rows() == [(100, 100, 100, 100, 1), (300, 300, 300, 300, 2)]
+
+    csv = analytics.export_candles([SKU], "1d", "csv", ns(2024, 1, 1), ns(2024, 1, 8))
+    assert csv.decode().splitlines()[1].startswith("2024-01-03T00:00:00.000Z,100,")
+    from_csv = pl.read_csv(io.BytesIO(csv), try_parse_dates=True)
+    assert from_csv.schema["start"] == pl.Datetime("us", "UTC")
+    assert from_csv["start"].to_list() == starts
+    as_json = analytics.export_candles([SKU], "1d", "json", ns(2024, 1, 1), ns(2024, 1, 8))
+    assert orjson.loads(as_json) == rows
+
+    empty = analytics.export_candles([SKU], "1d", "parquet", ns(2023, 1, 1), ns(2023, 1, 8))
+    assert pl.read_parquet(io.BytesIO(empty)).schema["start"] == pl.Datetime("ms", "UTC")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_frame_times_are_the_clocks_rfc3339(seed: int) -> None:
+    rng = random.Random(seed)
+    times = [rng.randrange(0, 4_102_444_800 * 10**9) for _ in range(200)] + [0, 999_999, 10**6]
+    frame = pl.DataFrame({"time": times}, schema={"time": pl.Int64})
+    assert [r["time"] for r in frame_rows(frame, ("time",))] == [rfc3339(t) for t in times]
 
 
 def test_reads_see_what_the_writer_was_given(store: TradeStore) -> None:
