@@ -9,9 +9,16 @@ indexes) and turns frames into the wire dicts of ../shared/DESIGN.md. Its
 methods are synchronous database reads: call them from a thread.
 
 A *sale* is a trade whose ``settlement_status`` is not ``canceled``; it counts
-from its match. A sales frame has ``sku``, ``style``, ``id``, ``time`` (int ns),
-``price_cents`` and ``quantity``, in time order (ties by id), which is how the
-store hands them out and what "last" and "consecutive" mean below.
+from its match. A *verified sale* is a sale whose settlement is ``delivered``
+(shipped, authenticated, delivered): two accounts trading with each other can
+match at any price, but only a delivered sale really changed hands. The
+matched view (every figure below but the verified ones) counts sales; the
+verified view counts verified sales only, by the status the store holds now.
+
+A sales frame has ``sku``, ``style``, ``id``, ``time`` (int ns),
+``price_cents``, ``quantity`` and optionally ``settlement_status``, in time
+order (ties by id), which is how the store hands them out and what "last"
+and "consecutive" mean below.
 
 Definitions of the summary figures (``now`` is given; later sales are ignored):
 
@@ -30,6 +37,10 @@ Definitions of the summary figures (``now`` is given; later sales are ignored):
   both lie in ``(now - 30d, now]``, as a fraction (0.05 = 5%), not annualized;
   null with fewer than 2 returns.
 - ``range_12m``: lowest and highest sale price in ``(now - 365d, now]``.
+- ``last_verified_sale_cents`` / ``last_verified_sale_time``: the latest
+  verified sale at or before now; ``range_12m_verified``: lowest and highest
+  verified sale price in ``(now - 365d, now]``. Null without a
+  ``settlement_status`` column (a frame built by hand).
 
 Candles: OHLC of sale prices and volume (items) per interval ``1m``, ``1h``,
 ``1d`` or ``1w`` (weeks start Monday 00:00 UTC), windows closed on the left
@@ -103,6 +114,9 @@ SALES_SCHEMA: dict[str, pl.DataType] = {
     "quantity": pl.Int64(),
 }
 SALES_SCHEMA_INT = ("id", "time", "price_cents", "quantity")
+# A sales frame with each trade's settlement status (for the verified view).
+SALES_STATUS_SCHEMA: dict[str, pl.DataType] = {**SALES_SCHEMA, "settlement_status": pl.String()}
+VERIFIED_STATUS = "delivered"
 TRADE_EXPORT_COLUMNS = (
     "id",
     "sku",
@@ -180,12 +194,17 @@ def summaries_frame(
         ``last_sale_time`` (ns), ``sales_count``, ``average_price_cents``,
         ``volume_24h``, ``volume_cents_24h``, ``volatility``,
         ``range_12m_low_cents``, ``range_12m_high_cents``,
+        ``last_verified_sale_cents``, ``last_verified_sale_time``,
+        ``range_12m_verified_low_cents``, ``range_12m_verified_high_cents``,
         ``change_24h_pct``, ``change_7d_pct``, ``change_30d_pct`` and
         ``retail_price_cents`` / ``price_premium_pct`` (null without retail).
     """
     lf = _sales_lazy(sales).filter(pl.col("time") <= i64(now_ns))
     if "settlement_status" in lf.collect_schema().names():
         lf = lf.filter(pl.col("settlement_status") != "canceled")
+        verified = pl.col("settlement_status") == VERIFIED_STATUS
+    else:
+        verified = pl.lit(False, dtype=pl.Boolean)  # unknown: no verified figures
     time, price, qty = pl.col("time"), pl.col("price_cents"), pl.col("quantity")
     value = price * qty
     in_24h = time > i64(now_ns - WINDOW_24H)
@@ -206,6 +225,10 @@ def summaries_frame(
             volatility=returns.std(ddof=1),
             range_12m_low_cents=price.filter(in_12m).min(),
             range_12m_high_cents=price.filter(in_12m).max(),
+            last_verified_sale_cents=price.filter(verified).last(),
+            last_verified_sale_time=time.filter(verified).last(),
+            range_12m_verified_low_cents=price.filter(in_12m & verified).min(),
+            range_12m_verified_high_cents=price.filter(in_12m & verified).max(),
             ref_24h=price.filter(time <= i64(now_ns - WINDOW_24H)).last(),
             ref_7d=price.filter(time <= i64(now_ns - WINDOW_7D)).last(),
             ref_30d=price.filter(time <= i64(now_ns - WINDOW_30D)).last(),
@@ -241,6 +264,10 @@ def summaries_frame(
         "volatility",
         "range_12m_low_cents",
         "range_12m_high_cents",
+        "last_verified_sale_cents",
+        "last_verified_sale_time",
+        "range_12m_verified_low_cents",
+        "range_12m_verified_high_cents",
         "change_24h_pct",
         "change_7d_pct",
         "change_30d_pct",
@@ -281,6 +308,12 @@ def summary_row_to_dict(
         "range_12m": {
             "low_cents": r.get("range_12m_low_cents"),
             "high_cents": r.get("range_12m_high_cents"),
+        },
+        "last_verified_sale_cents": r.get("last_verified_sale_cents"),
+        "last_verified_sale_time": rfc3339_opt(r.get("last_verified_sale_time")),
+        "range_12m_verified": {
+            "low_cents": r.get("range_12m_verified_low_cents"),
+            "high_cents": r.get("range_12m_verified_high_cents"),
         },
         "change_24h_pct": r.get("change_24h_pct"),
         "change_7d_pct": r.get("change_7d_pct"),
@@ -426,15 +459,9 @@ class Analytics:
         # An empty result has Null columns; give it the schema the frame functions expect.
         return frame.cast({c: t for c, t in schema.items() if c in frame.columns})
 
-    def _sales_query(self) -> Select[Any]:
-        return select(
-            TRADES.c.sku,
-            TRADES.c.style,
-            TRADES.c.id,
-            TRADES.c.time,
-            TRADES.c.price_cents,
-            TRADES.c.quantity,
-        ).where(TRADES.c.settlement_status != "canceled")
+    def _sales_query(self, *, with_status: bool = False) -> Select[Any]:
+        columns = [TRADES.c[c] for c in (SALES_STATUS_SCHEMA if with_status else SALES_SCHEMA)]
+        return select(*columns).where(TRADES.c.settlement_status != "canceled")
 
     def sales(
         self,
@@ -443,6 +470,7 @@ class Analytics:
         style: str | None = None,
         start_ns: int | None = None,
         end_ns: int | None = None,
+        with_status: bool = False,
     ) -> pl.DataFrame:
         """Sales (non-canceled trades) in time order, optionally narrowed.
 
@@ -451,8 +479,9 @@ class Analytics:
             style: only this product's SKUs.
             start_ns: only sales at or after this time.
             end_ns: only sales at or before this time (inclusive: "as of").
+            with_status: add ``settlement_status`` (the verified view needs it).
         """
-        q = self._sales_query()
+        q = self._sales_query(with_status=with_status)
         if skus is not None:
             q = q.where(TRADES.c.sku.in_(list(skus)))
         if style is not None:
@@ -461,7 +490,8 @@ class Analytics:
             q = q.where(TRADES.c.time >= start_ns)
         if end_ns is not None:
             q = q.where(TRADES.c.time <= end_ns)
-        return self._read(q.order_by(TRADES.c.time, TRADES.c.id), SALES_SCHEMA)
+        schema = SALES_STATUS_SCHEMA if with_status else SALES_SCHEMA
+        return self._read(q.order_by(TRADES.c.time, TRADES.c.id), schema)
 
     # -- market summaries --------------------------------------------------
 
@@ -479,7 +509,8 @@ class Analytics:
         ``best_bid`` / ``best_ask`` are the live book's, passed in by the
         caller (the venue's released L2 mirror).
         """
-        frame = summaries_frame(self.sales(skus=[sku], end_ns=now_ns), now_ns)
+        sales = self.sales(skus=[sku], end_ns=now_ns, with_status=True)
+        frame = summaries_frame(sales, now_ns)
         row = frame.row(0, named=True) if frame.height else None
         return summary_row_to_dict(
             "sku",
@@ -507,10 +538,10 @@ class Analytics:
         ``best_ask`` the lowest ask (the caller's to compute).
         """
         if skus is not None:
-            sales = self.sales(skus=skus, end_ns=now_ns)
+            sales = self.sales(skus=skus, end_ns=now_ns, with_status=True)
             sales = sales.with_columns(style=pl.lit(style, dtype=pl.String))
         else:
-            sales = self.sales(style=style, end_ns=now_ns)
+            sales = self.sales(style=style, end_ns=now_ns, with_status=True)
         frame = summaries_frame(sales, now_ns, key="style")
         row = frame.row(0, named=True) if frame.height else None
         return summary_row_to_dict(
@@ -539,7 +570,8 @@ class Analytics:
             if retail
             else None
         )
-        return summaries_frame(self.sales(end_ns=now_ns), now_ns, retail=retail_frame)
+        sales = self.sales(end_ns=now_ns, with_status=True)
+        return summaries_frame(sales, now_ns, retail=retail_frame)
 
     # -- price history -----------------------------------------------------
 
