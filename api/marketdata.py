@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from exchange.analytics import EXPORT_CONTENT_TYPES
 from exchange.errors import ExchangeError
+from exchange.exports import EXPORT_CONTENT_TYPES
 from exchange.history import parse_page
 
 from .context import analytics_call, json_response, now_ns, venue_of

@@ -53,18 +53,17 @@ market.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
-import orjson
 import polars as pl
 from sqlalchemy import select
 from sqlalchemy.sql import Select
 
 from exchange.clock import DAY_NS, HOUR_NS, rfc3339, rfc3339_opt
 from exchange.errors import ExchangeError
-from exchange.frames import as_int64, csv_bytes, i64, int64_count
+from exchange.exports import check_format, frame_bytes, frame_rows
+from exchange.frames import as_int64, i64, int64_count
 from exchange.store import HOLDINGS, REALIZED, TRADES, TradeStore
 from exchange.valuation import (
     HISTORY_INTERVALS,
@@ -77,14 +76,10 @@ from exchange.valuation import (
 )
 
 __all__ = [
-    "EXPORT_CONTENT_TYPES",
-    "EXPORT_FORMATS",
     "INTERVALS",
     "SALES_SCHEMA",
     "Analytics",
     "candles_frame",
-    "frame_bytes",
-    "frame_rows",
     "pct_2dp",
     "summaries_frame",
     "summary_row_to_dict",
@@ -96,14 +91,6 @@ INTERVALS: dict[str, int] = {
     "1d": DAY_NS,
     "1w": 7 * DAY_NS,
 }
-EXPORT_FORMATS = ("json", "csv", "parquet")
-# The media type of each export format (HTTP answers and downloads).
-EXPORT_CONTENT_TYPES = {
-    "json": "application/json",
-    "csv": "text/csv",
-    "parquet": "application/vnd.apache.parquet",
-}
-ExportFormat = Literal["json", "csv", "parquet"]
 
 SALES_SCHEMA: dict[str, pl.DataType] = {
     "sku": pl.String(),
@@ -383,59 +370,6 @@ def candles_frame(
     )
 
 
-def _times_to_text(frame: pl.DataFrame, columns: Iterable[str]) -> pl.DataFrame:
-    """Replace int-ns time columns by RFC 3339 UTC strings (ms, ``Z``, truncated).
-
-    The vectorized twin of :func:`exchange.clock.rfc3339` (a test keeps them
-    equal): the text every JSON and CSV export and every JSON candle carries.
-    """
-    return frame.with_columns(
-        pl.from_epoch(c, time_unit="ns").dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").alias(c)
-        for c in columns
-        if c in frame.columns
-    )
-
-
-def frame_rows(frame: pl.DataFrame, time_columns: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """The frame as JSON-ready row dicts, time columns (int ns) as RFC 3339 text."""
-    return _times_to_text(frame, time_columns).to_dicts()
-
-
-def frame_bytes(frame: pl.DataFrame, fmt: str, time_columns: Sequence[str] = ()) -> bytes:
-    """Encode a frame as ``json`` (an array of row objects), ``csv`` or ``parquet``.
-
-    Time columns (int ns) become, in each format, what its readers take as a
-    time in UTC without a parse step of their own: in Parquet a timestamp
-    column ``Datetime("ms", "UTC")`` (polars, pandas and pyarrow read it as
-    a UTC datetime); in JSON and CSV RFC 3339 text with milliseconds and
-    ``Z`` (``polars.read_csv(..., try_parse_dates=True)`` reads it as
-    ``Datetime(time_zone="UTC")``, pandas with ``parse_dates``). One
-    precision everywhere: the millisecond.
-
-    Raises:
-        ExchangeError: ``validation_error`` for an unknown format.
-    """
-    if fmt not in EXPORT_FORMATS:
-        raise ExchangeError(
-            "validation_error", f"format must be one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}."
-        )
-    if fmt == "parquet":
-        out = frame.with_columns(
-            pl.from_epoch(c, time_unit="ns")
-            .dt.cast_time_unit("ms")
-            .dt.replace_time_zone("UTC")
-            .alias(c)
-            for c in time_columns
-            if c in frame.columns
-        )
-        buf = io.BytesIO()
-        out.write_parquet(buf)
-        return buf.getvalue()
-    if fmt == "csv":
-        return csv_bytes(_times_to_text(frame, time_columns))
-    return orjson.dumps(frame_rows(frame, time_columns))
-
-
 class Analytics:
     """Market data and portfolio figures read from a :class:`TradeStore`.
 
@@ -633,11 +567,7 @@ class Analytics:
         Columns: id, sku, price_cents, quantity, taker_side, buy_order_id,
         sell_order_id, time, settlement_status; oldest first.
         """
-        if fmt not in EXPORT_FORMATS:
-            raise ExchangeError(
-                "validation_error",
-                f"format must be one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}.",
-            )
+        check_format(fmt)
         q = select(*(TRADES.c[c] for c in TRADE_EXPORT_COLUMNS))
         if sku is not None:
             q = q.where(TRADES.c.sku == sku)

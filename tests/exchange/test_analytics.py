@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import math
-import random
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,13 +15,11 @@ from exchange.analytics import (
     SALES_SCHEMA,
     Analytics,
     candles_frame,
-    frame_rows,
     pct_2dp,
     pct_2dp_of,
     summaries_frame,
 )
 from exchange.catalog import PRICE_CEILING_CENTS
-from exchange.clock import rfc3339
 from exchange.errors import ExchangeError
 from exchange.store import StoreWriter, TradeStore
 
@@ -400,14 +397,6 @@ def test_candle_files_carry_utc_timestamps_read_back_as_they_were(store: TradeSt
 
     empty = analytics.export_candles([SKU], "1d", "parquet", ns(2023, 1, 1), ns(2023, 1, 8))
     assert pl.read_parquet(io.BytesIO(empty)).schema["start"] == pl.Datetime("ms", "UTC")
-
-
-@pytest.mark.parametrize("seed", range(5))
-def test_frame_times_are_the_clocks_rfc3339(seed: int) -> None:
-    rng = random.Random(seed)
-    times = [rng.randrange(0, 4_102_444_800 * 10**9) for _ in range(200)] + [0, 999_999, 10**6]
-    frame = pl.DataFrame({"time": times}, schema={"time": pl.Int64})
-    assert [r["time"] for r in frame_rows(frame, ("time",))] == [rfc3339(t) for t in times]
 
 
 def test_reads_see_what_the_writer_was_given(store: TradeStore) -> None:
