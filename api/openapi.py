@@ -126,6 +126,15 @@ SCHEMAS: dict[str, Schema] = {
             "price_premium_pct": _NUM_NULL,
             "volatility": _NUM_NULL,
             "range_12m": {"anyOf": [_ref("Range"), {"type": "null"}]},
+            "last_verified_sale_cents": {
+                **_INT_NULL,
+                "description": "The last sale whose settlement was delivered.",
+            },
+            "last_verified_sale_time": _TIME_NULL,
+            "range_12m_verified": {
+                "anyOf": [_ref("Range"), {"type": "null"}],
+                "description": "Lowest and highest delivered sale in the last 365 days.",
+            },
             "change_24h_pct": _NUM_NULL,
             "change_7d_pct": _NUM_NULL,
             "change_30d_pct": _NUM_NULL,

@@ -168,6 +168,9 @@ async def test_sku_summary_book_trades_candles(api: Api, venue: Venue, sku: str)
     summary = (await api.get(f"/v1/skus/{sku}")).body
     assert summary["last_sale_cents"] == 21_000 and summary["sales_count"] == 1
     assert summary["lowest_ask_cents"] == 21_000 and summary["highest_bid_cents"] == 19_000
+    # matched, not yet delivered: in the matched view only
+    assert summary["last_verified_sale_cents"] is None
+    assert summary["range_12m_verified"] == {"low_cents": None, "high_cents": None}
 
     trades = (await api.get(f"/v1/skus/{sku}/trades")).body
     assert [t["price_cents"] for t in trades["trades"]] == [21_000]

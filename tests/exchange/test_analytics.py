@@ -291,6 +291,47 @@ def test_a_rolex_far_above_retail_has_its_summary(store: TradeStore) -> None:
     assert product["volume_cents_24h"] == 102_250_000
 
 
+def test_the_verified_view_counts_only_delivered_sales(store: TradeStore) -> None:
+    """A wash trade at 100x retail moves the matched view, not the verified one."""
+    store.write([
+        trade_op(1, NOW - 400 * DAY, 8_000),  # delivered, but older than 12 months
+        trade_op(2, NOW - 30 * DAY, 10_000),
+        trade_op(3, NOW - 20 * DAY, 12_500),
+        trade_op(4, NOW - 2 * DAY, 11_000, status="canceled"),
+        trade_op(5, NOW - DAY, 970_000, status="awaiting_shipment"),  # the wash trade
+        trade_op(6, NOW - HOUR, 13_000, status="shipped"),
+    ])  # fmt: skip
+    analytics = Analytics(store)
+    got = analytics.sku_summary(SKU, now_ns=NOW, retail_price_cents=9_700)
+    # matched: every sale not canceled
+    assert (got["last_sale_cents"], got["sales_count"]) == (13_000, 5)
+    assert got["range_12m"] == {"low_cents": 10_000, "high_cents": 970_000}
+    # verified: delivered only
+    assert got["last_verified_sale_cents"] == 12_500
+    assert got["last_verified_sale_time"] == "2024-05-12T00:00:00.000Z"
+    assert got["range_12m_verified"] == {"low_cents": 10_000, "high_cents": 12_500}
+    product = analytics.product_summary(STYLE, now_ns=NOW)
+    assert product["last_verified_sale_cents"] == 12_500
+    assert product["range_12m_verified"] == {"low_cents": 10_000, "high_cents": 12_500}
+    by_skus = analytics.product_summary(STYLE, now_ns=NOW, skus=[SKU])
+    assert by_skus["range_12m_verified"] == got["range_12m_verified"]
+    frame = analytics.all_sku_summaries(NOW)
+    assert frame["last_verified_sale_cents"].to_list() == [12_500]
+    # no delivered sale yet: the verified view is empty, the matched one is not
+    store.write([trade_op(7, NOW - HOUR, 50_000, status="shipped", sku=f"{STYLE}-11")])
+    fresh = analytics.sku_summary(f"{STYLE}-11", now_ns=NOW)
+    assert fresh["last_sale_cents"] == 50_000
+    assert fresh["last_verified_sale_cents"] is None and fresh["last_verified_sale_time"] is None
+    assert fresh["range_12m_verified"] == {"low_cents": None, "high_cents": None}
+
+
+def test_a_frame_without_statuses_has_no_verified_view() -> None:
+    row = summaries_frame(sales([(NOW - HOUR, 10_000, 1)]), NOW).row(0, named=True)
+    assert row["last_sale_cents"] == 10_000
+    assert row["last_verified_sale_cents"] is None
+    assert row["range_12m_verified_low_cents"] is None
+
+
 def test_summary_of_a_sku_without_sales(store: TradeStore) -> None:
     store.write([trade_op(1, NOW - HOUR, 10_000, status="canceled")])
     got = Analytics(store).sku_summary(SKU, now_ns=NOW, retail_price_cents=9_700, best_bid=None,
@@ -300,6 +341,8 @@ def test_summary_of_a_sku_without_sales(store: TradeStore) -> None:
     assert got["price_premium_pct"] is None
     assert got["volatility"] is None
     assert got["range_12m"] == {"low_cents": None, "high_cents": None}
+    assert got["range_12m_verified"] == {"low_cents": None, "high_cents": None}
+    assert got["last_verified_sale_cents"] is None
     assert got["lowest_ask_cents"] == 12_000
 
 
