@@ -488,7 +488,8 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
                    _ok("Ready.", "Status"), tag="ops", public=True)
     },
     "/metrics": {
-        "get": _op("Prometheus metrics",
+        "get": _op("Prometheus metrics: `exchange serve` serves them on their own listener "
+                   "(--metrics-host/--metrics-port) only, never on the public port (404 there)",
                    {"200": {"description": "Prometheus text format.", "content": _TEXT}},
                    tag="ops", public=True)
     },
