@@ -186,6 +186,18 @@ def _add_serve_flags(p: argparse.ArgumentParser) -> None:
         help="when the venue has no admin yet, create one and print its key once, after "
         "the two URLs (`admin account_id: ...`, `admin api_key: ...`); otherwise do nothing",
     )
+    p.add_argument(
+        "--max-clock-jump-hours",
+        type=_non_negative_float,
+        default=float(_env("EXCHANGE_MAX_CLOCK_JUMP_HOURS", "24") or 24),
+        help="refuse to start when the wall clock is this far ahead of the journal's last "
+        "record (env EXCHANGE_MAX_CLOCK_JUMP_HOURS; default 24)",
+    )
+    p.add_argument(
+        "--accept-clock-jump",
+        action="store_true",
+        help="start even so: deadlines and expiries in between fire at once",
+    )
     from .limitflags import add_limit_flags
 
     add_limit_flags(p)
@@ -286,6 +298,7 @@ async def _serve(args: argparse.Namespace, *, demo: bool) -> int:
     from exchange.datadir import DataDirLocked
     from exchange.journal import JournalCorrupt
     from exchange.venue import Venue, VenueConfig
+    from exchange.venueclock import ClockJumpRefused
     from feeds.server import FeedServer
 
     from .app import make_app
@@ -304,10 +317,12 @@ async def _serve(args: argparse.Namespace, *, demo: bool) -> int:
         fsync=not args.no_fsync,
         ship_deadline_hours=args.ship_deadline_hours,
         demo_catalog=not args.no_demo_catalog,
+        max_clock_ahead_hours=args.max_clock_jump_hours,
+        accept_clock_jump=args.accept_clock_jump,
     )
     try:
         venue = await Venue.open(config)
-    except DataDirLocked as exc:
+    except (DataDirLocked, ClockJumpRefused) as exc:
         raise CliError(str(exc)) from None
     except JournalCorrupt as exc:
         raise CliError(f"{exc}; run `exchange recover --check`") from None

@@ -67,7 +67,18 @@ SCHEMAS: dict[str, Schema] = {
         ["type", "title", "status", "detail", "code"],
         description="RFC 9457 problem details; `code` is the stable machine name.",
     ),
-    "Status": _obj({"status": _STR}),
+    "Status": _obj(
+        {
+            "status": {
+                "type": "string",
+                "description": "ok / ready, or the state: starting, recovering, "
+                "journal_unwritable, store_behind, failed, closing",
+            },
+            "detail": _STR,
+            "store_lag": {"type": "integer", "description": "journal seqs not yet in the store"},
+        },
+        ["status"],
+    ),
     "Config": _obj({"feed_url": {"type": "string", "description": "ws://host:port"}}),
     "AccountRequest": _obj(
         {
@@ -482,9 +493,10 @@ _TEXT = {"text/plain": {"schema": {"type": "string"}}}
 _HTML = {"text/html": {"schema": {"type": "string"}}}
 
 PATHS: dict[str, dict[str, dict[str, Any]]] = {
-    "/healthz": {"get": _op("Liveness", _ok("Alive.", "Status"), tag="ops", public=True)},
+    "/healthz": {"get": _op("Liveness: 200 naming the state; 503 only when a restart is needed",
+                            _ok("Alive.", "Status"), tag="ops", public=True)},
     "/readyz": {
-        "get": _op("Readiness: 200 once recovery is done, else 503 not_ready",
+        "get": _op("Readiness: 200 while orders are accepted, else 503 not_ready with the state",
                    _ok("Ready.", "Status"), tag="ops", public=True)
     },
     "/metrics": {

@@ -4,27 +4,40 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+import orjson
 from aiohttp import web
+
+from exchange.health import State
 
 from .context import CONFIG_KEY, json_response, venue_of
 from .metrics import PROMETHEUS_CONTENT_TYPE, render_metrics
-from .problems import problem_response
+from .problems import PROBLEM_CONTENT_TYPE, problem_body
 
 __all__ = ["config", "healthz", "metrics", "openapi", "readyz"]
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Liveness: the process serves HTTP."""
-    return json_response({"status": "ok"})
+    """Liveness: 200 ``ok`` when ready, else 200 naming the state (the venue gets
+    well by itself); 503 only when it needs a restart (``failed``)."""
+    health = venue_of(request).health()
+    if health.state is State.READY:
+        return json_response({"status": "ok"})
+    return json_response(health.wire(), status=200 if health.alive else 503)
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Readiness: 200 once the venue has recovered, else 503 ``not_ready``."""
-    if not venue_of(request).ready:
-        return problem_response(
-            "not_ready", "The exchange is still recovering.", status=503, instance=request.path
-        )
-    return json_response({"status": "ready"})
+    """Readiness: 200 while orders are accepted (``ready``, ``store_behind`` with
+    its lag), else 503 ``not_ready`` naming the state and what helps."""
+    health = venue_of(request).health()
+    if health.accepting:
+        return json_response(health.wire() if health.state is not State.READY
+                             else {"status": "ready"})
+    body = problem_body("not_ready", health.detail, status=503, instance=request.path)
+    body["state"] = str(health.state)
+    return web.Response(
+        body=orjson.dumps(body), status=503, content_type=PROBLEM_CONTENT_TYPE,
+        headers={"Retry-After": "1"},
+    )
 
 
 async def metrics(request: web.Request) -> web.Response:

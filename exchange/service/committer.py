@@ -9,9 +9,12 @@ future. Once a group is durable the committer calls ``release`` with the
 group's outcomes (in journal order), then resolves the group's future: so
 nothing is acknowledged or published before it is durable.
 
-A journal write or sync error is fatal: the committer fails every waiting
-caller with ``not_ready`` (503) and stops, since the engine is ahead of the
-journal; a restart recovers the durable state.
+A journal write or sync error fails every waiting caller with
+``not_ready`` (503): none of their commands is durable, and none will be.
+Then the committer awaits ``on_failure`` (the venue cuts the journal back to
+its durable records, reloads the engine from it, and waits until the disk
+takes writes again), which hands back the journal to go on with; without
+``on_failure`` (or when it gives None) the committer stops.
 """
 
 from __future__ import annotations
@@ -35,8 +38,13 @@ Released = Callable[[Sequence[tuple[Outcome, str]]], None]
 
 
 def journal_failed() -> ExchangeError:
-    """The refusal every caller gets once the journal could not be written."""
-    return ExchangeError("not_ready", "The journal could not be written; retry later.")
+    """The refusal every caller of a group gets when the journal could not be written."""
+    return ExchangeError(
+        "not_ready",
+        "The journal could not be written (the data directory's disk is full or failing), "
+        "so this request was not carried out; the exchange resumes by itself once the "
+        "journal can be written again: retry in a few seconds.",
+    )
 
 
 class Committer:
@@ -49,6 +57,8 @@ class Committer:
             ``(outcome, command type)`` pairs in journal order.
         between_groups: awaited after each released group (snapshots).
         seq: the journal's last seq at start (everything up to it is durable).
+        on_failure: awaited after a failed group; returns the journal to go
+            on with (its last seq is ``released_seq``), or None to stop.
     """
 
     def __init__(
@@ -58,8 +68,10 @@ class Committer:
         release: Released,
         between_groups: Callable[[], Awaitable[None]],
         seq: int,
+        on_failure: Callable[[BaseException], Awaitable[Journal | None]] | None = None,
     ) -> None:
         self.journal = journal
+        self.on_failure = on_failure
         self.io = io
         self.release = release
         self.between_groups = between_groups
@@ -127,7 +139,12 @@ class Committer:
                 await loop.run_in_executor(self.io, self._append_and_sync, records)
             except BaseException as exc:
                 self._fail(exc, group)
-                return
+                journal = None if self.on_failure is None else await self.on_failure(exc)
+                if journal is None:
+                    return
+                self.journal = journal
+                self.failed = None
+                continue
             self.groups += 1
             self.commands += len(records)
             metrics.GROUP_SIZE.observe(len(records))
@@ -161,13 +178,21 @@ class Committer:
         self._waiters = still
 
     def _fail(self, exc: BaseException, group: asyncio.Future[None]) -> None:
-        log.critical("venue: journal write failed; refusing commands until restart", exc_info=exc)
+        log.critical(
+            "venue: journal write failed (%s); refusing commands until it can be written",
+            exc,
+            exc_info=exc,
+        )
         self.failed = exc
         error = journal_failed()
         if not group.done():
             group.set_exception(error)
         if not self._group.done():
             self._group.set_exception(error)
+            self._group.exception()  # seen, even when nobody enqueued into it
+        # Commands enqueued meanwhile share the failed fate: never journaled.
+        self._pending, self._pending_out = [], []
+        self._group = asyncio.get_running_loop().create_future()
         for _, waiter in self._waiters:
             if not waiter.done():
                 waiter.set_exception(error)

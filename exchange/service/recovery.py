@@ -19,7 +19,7 @@ from ..clock import HOUR_NS
 from ..commands import decode_record
 from ..engine import Engine, StoreOp
 from ..fees import DEFAULT_SCHEDULE, FeeSchedule
-from ..journal import DataDirLock, Journal, SnapshotStore
+from ..journal import DataDirLock, FileLayer, Journal, SnapshotStore
 from ..repair import require_covered
 
 __all__ = ["Recovered", "final_rows", "recover_engine"]
@@ -57,6 +57,7 @@ def recover_engine(
     ship_deadline_ns: int = 48 * HOUR_NS,
     keep_store_ops_after: int | None = None,
     lock: bool = True,
+    files: FileLayer | None = None,
 ) -> Recovered:
     """Lock ``data_dir``, load the latest snapshot and replay the journal (sync).
 
@@ -68,6 +69,7 @@ def recover_engine(
         keep_store_ops_after: keep the store ops of replayed records with a
             seq above this (to catch a store up); None keeps none.
         lock: take the data-dir lock (tools that only read may skip it).
+        files: the journal's file layer (tests inject faults); None: the OS.
 
     Raises:
         DataDirLocked: another process holds the data dir.
@@ -81,7 +83,7 @@ def recover_engine(
     try:
         snapshots = SnapshotStore(data_dir / "snapshots", fsync=fsync)
         latest = snapshots.latest()
-        journal = Journal(data_dir / "journal", fsync=fsync)
+        journal = Journal(data_dir / "journal", fsync=fsync, files=files)
         # Segments the snapshot holds are not read: their damage cannot block a start.
         journal.open(skip_through=latest[0] if latest is not None else 0)
         while latest is not None and latest[0] > journal.last_seq:
@@ -92,7 +94,7 @@ def recover_engine(
             snapshots.path_for(latest[0]).unlink(missing_ok=True)
             latest = snapshots.latest()
             journal.close()
-            journal = Journal(data_dir / "journal", fsync=fsync)
+            journal = Journal(data_dir / "journal", fsync=fsync, files=files)
             journal.open(skip_through=latest[0] if latest is not None else 0)
         # The journal must go on where the snapshot ends: one line if not.
         require_covered(journal, latest[0] if latest is not None else 0, snapshots)

@@ -38,13 +38,16 @@ from ..commands import (
 from ..engine import Engine, Outcome, StoreOp
 from ..errors import ExchangeError
 from ..fees import DEFAULT_SCHEDULE, FeeSchedule
-from ..journal import DataDirLock
+from ..health import STORE_BEHIND_LAG, Health, State
+from ..journal import DataDirLock, FileLayer
 from ..marketdata import L2Mirror, MarketDataEvent, TradePrint
+from ..venueclock import VenueClock, check_start_jump
 from .committer import Committer
 from .history import VenueHistory
+from .outage import JournalOutage
 from .ports import SegmentedJournal
 from .queries import VenueQueries
-from .recovery import recover_engine
+from .recovery import Recovered, recover_engine
 from .requests import (
     check_holding,
     create_product_command,
@@ -91,6 +94,13 @@ class VenueConfig:
             (:class:`exchange.store.StoreProcessWriter`), so SQL work never
             takes the GIL from the matching path; False (or no ``os.fork``)
             writes from a thread of this process.
+        journal_files: the journal's file layer; None is the OS (tests
+            inject a full or failing disk).
+        max_clock_ahead_hours: a start whose wall clock is further ahead of
+            the journal's last record is refused (``ClockJumpRefused``) ...
+        accept_clock_jump: ... unless this confirms it.
+        wall_clock, monotonic_clock: int-ns clocks of the venue's time
+            (:class:`exchange.venueclock.VenueClock`); tests inject them.
     """
 
     data_dir: Path = Path("data")
@@ -104,6 +114,11 @@ class VenueConfig:
     schedule: FeeSchedule = field(default=DEFAULT_SCHEDULE)
     fork_snapshots: bool = True
     store_process: bool = True
+    journal_files: FileLayer | None = None
+    max_clock_ahead_hours: float = 24
+    accept_clock_jump: bool = False
+    wall_clock: Callable[[], int] = time.time_ns
+    monotonic_clock: Callable[[], int] = time.monotonic_ns
 
 
 class Venue(VenueQueries, VenueHistory):
@@ -127,6 +142,8 @@ class Venue(VenueQueries, VenueHistory):
         self._seq = 0
         self._last_ts = 0
         self._released_trade = 0
+        self._clock: VenueClock | None = None
+        self._outage = JournalOutage(self._io, self._reload, lambda: self._closing)
 
     def _store_or_none(self) -> Any:
         return self._store.store if self.cfg.store else None
@@ -156,30 +173,21 @@ class Venue(VenueQueries, VenueHistory):
             store_seq: int | None = None
             if cfg.store:
                 store_seq = await asyncio.to_thread(self._store.open)
-            rec = await asyncio.to_thread(
-                recover_engine,
-                cfg.data_dir,
-                fsync=cfg.fsync,
-                schedule=cfg.schedule,
-                ship_deadline_ns=int(cfg.ship_deadline_hours * HOUR_NS),
-                keep_store_ops_after=store_seq,
-                lock=False,
+            rec = await asyncio.to_thread(self._reload, store_seq)
+            # Deadlines a far jump of the clock would fire cannot be undone.
+            check_start_jump(
+                rec.engine.last_ts,
+                cfg.wall_clock(),
+                max_ahead_ns=int(cfg.max_clock_ahead_hours * HOUR_NS),
+                accept=cfg.accept_clock_jump,
             )
         except BaseException:
             await self._shutdown(snapshot=False)
             raise
-        self._journal = rec.journal
-        self.engine = engine = rec.engine
-        self._seq = engine.last_seq
-        self._last_ts = engine.last_ts
-        self._snapshotter = Snapshotter(
-            engine,
-            rec.journal,
-            rec.snapshots,
-            self._io,
-            every=cfg.snapshot_every,
-            fork=cfg.fork_snapshots,
-            snapshot_seq=rec.snapshot_seq,
+        self._adopt(rec)
+        engine = rec.engine
+        self._clock = VenueClock(
+            engine.last_ts, wall=cfg.wall_clock, mono=cfg.monotonic_clock
         )
         try:
             if cfg.store:
@@ -191,9 +199,17 @@ class Venue(VenueQueries, VenueHistory):
                     sku, seq, bids, asks, book_sequence=book_seq, trade_sequence=trade_seq
                 )
             self._released_trade = engine.trade_count()
-            metrics.bind_gauges(lambda: len(self.engine.books), self.engine.resting_orders)
+            # Read through self.engine: a reload after a journal failure swaps it.
+            metrics.bind_gauges(
+                lambda: len(self.engine.books), lambda: self.engine.resting_orders()
+            )
             self._committer = Committer(
-                rec.journal, self._io, self._release, self._between_groups, self._seq
+                rec.journal,
+                self._io,
+                self._release,
+                self._between_groups,
+                self._seq,
+                on_failure=self._journal_failed,
             )
             self._ready = True
             if cfg.demo_catalog:
@@ -202,6 +218,64 @@ class Venue(VenueQueries, VenueHistory):
         except BaseException:
             await self._shutdown(snapshot=False)
             raise
+
+    def _reload(self, keep_store_ops_after: int | None = None) -> Recovered:
+        """Recover the engine and open the journal (sync; the lock is held)."""
+        cfg = self.cfg
+        return recover_engine(
+            cfg.data_dir,
+            fsync=cfg.fsync,
+            schedule=cfg.schedule,
+            ship_deadline_ns=int(cfg.ship_deadline_hours * HOUR_NS),
+            keep_store_ops_after=keep_store_ops_after,
+            lock=False,
+            files=cfg.journal_files,
+        )
+
+    def _adopt(self, rec: Recovered) -> None:
+        """Take a recovered engine and journal as the venue's own."""
+        self._journal = rec.journal
+        self.engine = engine = rec.engine
+        self._seq = engine.last_seq
+        self._last_ts = engine.last_ts
+        self._snapshotter = Snapshotter(
+            engine,
+            rec.journal,
+            rec.snapshots,
+            self._io,
+            every=self.cfg.snapshot_every,
+            fork=self.cfg.fork_snapshots,
+            snapshot_seq=rec.snapshot_seq,
+        )
+
+    async def _journal_failed(self, exc: BaseException) -> SegmentedJournal | None:
+        """The committer's ``on_failure``: ride the outage out, go on with a new journal."""
+        journal = self._journal
+        assert journal is not None
+        if self._snapshotter is not None:
+            try:
+                # A snapshot not yet released may hold commands never journaled.
+                await self._snapshotter.finish(journal_ok=False)
+            except Exception:
+                log.exception("venue: giving up a snapshot after a journal failure")
+        released = self._committer.released_seq if self._committer is not None else 0
+
+        def adopt(rec: Recovered) -> None:
+            if rec.engine.last_seq != released:
+                log.error(
+                    "venue: reloaded at seq %d, but seq %d was released",
+                    rec.engine.last_seq,
+                    released,
+                )
+            self._adopt(rec)
+
+        try:
+            rec = await self._outage.ride_out(journal, adopt)  # type: ignore[arg-type]
+        except Exception as reload_error:
+            log.critical("venue: cannot reload after a journal failure; a restart is needed")
+            self._failed = reload_error
+            return None
+        return None if rec is None else rec.journal
 
     async def _journal_demo_catalog(self) -> None:
         """On a first start, journal the demo products (all in one group).
@@ -264,7 +338,8 @@ class Venue(VenueQueries, VenueHistory):
     # ------------------------------------------------------------ submitting
 
     def _now(self) -> int:
-        now = time.time_ns()
+        clock = self._clock
+        now = time.time_ns() if clock is None else clock.now_ns()
         if now < self._last_ts:
             now = self._last_ts
         return now
@@ -272,8 +347,33 @@ class Venue(VenueQueries, VenueHistory):
     def _accepting(self) -> int:
         """``now`` for a new command, or ``not_ready`` when commands are refused."""
         if not self.ready or self._closing:
-            raise ExchangeError("not_ready", "The exchange is not accepting commands right now.")
+            raise ExchangeError("not_ready", self.health().detail)
         return self._now()
+
+    def health(self) -> Health:
+        """The venue's state for ``/healthz``, ``/readyz`` and refusals."""
+        if self._closing:
+            return Health.of(State.CLOSING)
+        if self._failed is not None:
+            return Health.of(State.FAILED)
+        if self._outage.state is not None:
+            return Health.of(self._outage.state)
+        if not self.ready:
+            return Health.of(State.STARTING)
+        lag, writing = self._store_lag()
+        if lag is not None and (lag > STORE_BEHIND_LAG or not writing):
+            return Health.of(State.STORE_BEHIND, lag)
+        return Health.of(State.READY, lag)
+
+    def _store_lag(self) -> tuple[int | None, bool]:
+        """The store's lag in journal seqs and whether its writer runs (None: unknown)."""
+        status = getattr(self, "store_status", None)
+        if status is None:
+            return None, True
+        info = status()
+        if not info.get("enabled"):
+            return None, True
+        return int(info.get("lag", 0)), bool(info.get("writer_alive", True))
 
     def _enqueue(self, cmd: Command, now: int) -> tuple[Outcome, asyncio.Future[None]]:
         """Apply a validated command and add it to the next group; no await inside."""
@@ -384,6 +484,8 @@ class Venue(VenueQueries, VenueHistory):
     async def _tick_loop(self) -> None:
         while True:
             await asyncio.sleep(self.cfg.tick_interval)
+            if self._clock is not None:
+                self._clock.check()  # a wall-clock step: logged and counted, not followed
             await self.tick_if_due()
 
     async def tick_if_due(self) -> bool:

@@ -11,6 +11,7 @@ from typing import Any
 import polars as pl
 
 from api.app import make_app
+from exchange.health import Health, State
 from exchange.venue import Venue
 
 from .conftest import Api
@@ -57,6 +58,9 @@ class _BrokenVenue:
     """A venue stand-in that is not ready and whose catalog fails unexpectedly."""
 
     ready = False
+
+    def health(self) -> Health:
+        return Health.of(State.STARTING)
 
     def products(self) -> list[dict[str, Any]]:
         raise RuntimeError("disk on fire")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from exchange.clock import DAY_NS, HOUR_NS, SECOND_NS
+from exchange.venue import Venue, VenueConfig
 from exchange.venueclock import (
     CLOCK_STEPS,
     ClockJumpRefused,
@@ -111,3 +115,53 @@ def test_start_jump_refused_beyond_a_day_unless_accepted(
 def test_format_duration() -> None:
     assert format_duration(0) == "0h00m00.000s"
     assert format_duration(-(HOUR_NS + 61 * SECOND_NS)) == "-1h01m01.000s"
+
+
+# ------------------------------------------------------------- in the venue
+
+
+def _venue_config(data_dir: Path, manual: ManualClock, **kw: Any) -> VenueConfig:
+    return VenueConfig(
+        data_dir=data_dir, fsync=False, store=False, tick_interval=0.01,
+        wall_clock=manual.wall, monotonic_clock=manual.mono, **kw,
+    )
+
+
+async def test_the_venue_ignores_a_wall_clock_step_and_refuses_a_far_jump_at_start(
+    tmp_path: Path,
+) -> None:
+    manual = ManualClock(T0)
+    venue = await Venue.open(_venue_config(tmp_path, manual))
+    try:
+        a = venue.authenticate((await venue.create_account("alice"))["api_key"])
+        b = venue.authenticate((await venue.create_account("bob"))["api_key"])
+        assert a is not None and b is not None
+        order = {"sku": "DZ5485-612-10", "type": "limit", "price_cents": 20_000, "quantity": 1}
+        await venue.place_order(a, {**order, "side": "ask"})
+        _, matched = await venue.place_order(b, {**order, "side": "bid"})
+        trade_id = matched["fills"][0]["id"]
+        assert venue.get_trade(a, trade_id)["settlement_status"] == "awaiting_shipment"
+
+        before = steps("forward")
+        manual.step_wall(49 * HOUR_NS)  # past the 48 h ship deadline, on the wall only
+        while steps("forward") == before:  # the venue's timer notices the step
+            await asyncio.sleep(0.01)
+        assert not await venue.tick_if_due()
+        assert venue.get_trade(a, trade_id)["settlement_status"] == "awaiting_shipment"
+        manual.advance(SECOND_NS)
+        _, placed = await venue.place_order(a, {**order, "side": "ask", "price_cents": 30_000})
+        assert placed["order"]["created_at"].startswith("2027-01-15T08:00:01")  # T0 + 1 s
+    finally:
+        await venue.close()
+
+    # Restarted with the wall clock still 49 h ahead: refused, unless confirmed.
+    with pytest.raises(ClockJumpRefused):
+        await Venue.open(_venue_config(tmp_path, manual))
+    venue = await Venue.open(_venue_config(tmp_path, manual, accept_clock_jump=True))
+    try:
+        assert await venue.tick_if_due()  # now the deadline passes, as confirmed
+        a = venue.account(a.id)
+        assert a is not None
+        assert venue.get_trade(a, trade_id)["settlement_status"] == "canceled"
+    finally:
+        await venue.close()
