@@ -77,7 +77,8 @@ class JournalOutage:
         """Repair after a failed write of ``journal``; the recovered state, or None when closing.
 
         ``adopt`` gets the reloaded state at once (before the wait for
-        space), so reads never show the commands that were refused.
+        space): reads show the refused commands only until the reload, a
+        moment after the failure.
 
         Raises:
             Exception: reloading failed other than with OSError (e.g. the

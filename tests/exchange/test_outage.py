@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +124,58 @@ async def test_closing_during_an_outage_stops_cleanly(tmp_data_dir: Path) -> Non
         assert venue.ready and venue.account(alice.id) is not None
     finally:
         await venue.close()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 4 MiB tmpfs (root only); skipped only where mounting is impossible."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+        capture_output=True, text=True, check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(path: Path) -> None:
+    """Write zeros to ``path`` until the disk refuses."""
+    with open(path, "wb", buffering=0) as f:
+        block = bytes(64 * 1024)
+        with contextlib.suppress(OSError):
+            while True:
+                f.write(block)
+
+
+async def test_a_real_full_disk_refuses_then_resumes_when_space_is_freed(
+    small_disk: Path,
+) -> None:
+    data_dir = small_disk / "data"
+    venue = await Venue.open(config(data_dir, None))
+    try:
+        created = await venue.create_account("alice")
+        alice = venue.authenticate(created["api_key"])
+        assert alice is not None
+        await venue.place_order(alice, ask(20_000))
+        durable = venue.released_seq
+        filler = small_disk / "filler"
+        fill(filler)
+        with pytest.raises(ExchangeError) as info:
+            for i in range(200):  # the page cache may take a few before the disk says no
+                await venue.place_order(alice, ask(20_100 + 100 * i))
+                durable = venue.released_seq
+        assert info.value.code == "not_ready"
+        await until(lambda: venue.engine.last_seq == durable)  # cut back and reloaded
+        assert venue.health().state is State.JOURNAL_UNWRITABLE
+        filler.unlink()
+        await until(lambda: venue.ready)
+        _, placed = await venue.place_order(alice, ask(50_000))
+        assert placed["order"]["status"] == "open"
+    finally:
+        await venue.close()
+    assert journal_seqs(data_dir)[-2:] == [durable, durable + 1]
