@@ -35,11 +35,14 @@ async def test_a_full_disk_shows_in_health_and_problems_then_clears(
         order = {"sku": sku, "side": "ask", "type": "limit", "price_cents": 20_000, "quantity": 1}
         auth = {"Authorization": f"Bearer {key}"}
 
+        durable = venue.released_seq
         files.fill()
         reply = await api.post("/v1/orders", json=order, headers=auth)
         assert reply.status == 503 and reply.body["code"] == "not_ready"
         assert "disk is full or failing" in reply.body["detail"]
-        await _until(lambda: venue.health().state == "journal_unwritable" and venue.engine.live)
+        # Cut back and reloaded; then it waits for the disk.
+        await _until(lambda: venue.engine.last_seq == durable)
+        await _until(lambda: venue.health().state == "journal_unwritable")
 
         health = await api.get("/healthz")
         assert health.status == 200  # it gets well by itself: no restart wanted
