@@ -319,14 +319,6 @@ class RepairResult:
     message: str
 
 
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def repair_data(data_dir: Path) -> RepairResult:
     """Cut the journal at its first damaged needed record (see the module doc).
 
