@@ -581,12 +581,6 @@ def _require_sku(args: argparse.Namespace) -> None:
                        f"in use and {exc}; give the server's --url") from None
 
 
-def _money(cents: int | None) -> str:
-    from exchange.fees import format_cents
-
-    return "-" if cents is None else format_cents(cents)
-
-
 def _portfolio(args: argparse.Namespace) -> int:
     if not args.api_key:
         raise CliError("an API key is needed: --api-key KEY or EXCHANGE_API_KEY", EXIT_SETTING)
@@ -594,6 +588,8 @@ def _portfolio(args: argparse.Namespace) -> int:
         data = _run_value(_portfolio_offline(args))
     else:
         data = _portfolio_rest(args)
+    from .terminal import print_portfolio
+
     print_portfolio(data)
     return 0
 
@@ -658,72 +654,6 @@ async def _portfolio_offline(args: argparse.Namespace) -> dict[str, Any]:
 
 def _run_value(coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
     return asyncio.run(coro)
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-def print_portfolio(data: dict[str, Any], console: Any = None) -> None:
-    """Print a portfolio answer (``GET /v1/portfolio``) as a table that fits 80 columns.
-
-    Money is never cut: its columns are as wide as their longest figure, and
-    a SKU too long for what is left ends with an ellipsis. Each item is one
-    holding of one unit, so its value is its mark (the title names the mark).
-    """
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-
-    # With mark=highest_bid the API also gives what a sale now would pay out
-    # after seller fees; a seller wants that figure next to the gross value.
-    net = data.get("mark") == "highest_bid"
-    items = data.get("items", [])
-    rows = [
-        [
-            str(item.get("id")),
-            str(item.get("sku")),
-            str(item.get("condition", "")),
-            _money(item.get("purchase_price_cents")),
-            _money(item.get("market_value_cents")),
-            _money(item.get("unrealized_gain_cents")),
-            *([_money(item.get("net_proceeds_cents"))] if net else []),
-        ]
-        for item in items
-    ]
-    totals = data.get("totals", {})
-    total_row = [
-        "total", _plural(int(totals.get("count", len(items))), "item"), "",
-        _money(totals.get("cost_cents")), _money(totals.get("market_value_cents")),
-        _money(totals.get("unrealized_gain_cents")),
-        *([_money(totals.get("net_proceeds_cents"))] if net else []),
-    ]
-    headers = ["id", "SKU", "cond", "cost", "value", "gain", *(["net"] if net else [])]
-    table = Table(title=f"Portfolio (mark: {data.get('mark')})", box=box.SIMPLE_HEAD,
-                  show_edge=False, pad_edge=False, collapse_padding=True,
-                  caption="net: what a sale at the highest bid pays after seller fees"
-                  if net else None)
-    console = console or Console()
-    widths = [max(len(row[i]) for row in [*rows, total_row, headers])
-              for i in range(len(headers))]
-    # Two characters between columns; the SKU gets what the others leave.
-    room = console.width - (sum(widths) - widths[1]) - 2 * (len(headers) - 1)
-    for header, width in zip(headers, widths, strict=True):
-        if header == "SKU":
-            table.add_column(header, no_wrap=True, overflow="ellipsis",
-                             width=max(6, min(width, room)))
-        else:
-            table.add_column(header, no_wrap=True, width=width,
-                             justify="left" if header in ("id", "cond") else "right")
-    for row in rows:
-        table.add_row(*row)
-    table.add_section()
-    table.add_row(*total_row)
-    console.print(table)
-    console.print(
-        f"realized gain: {_money(totals.get('realized_gain_cents'))}   "
-        f"unpriced: {_plural(int(totals.get('unpriced_count', 0)), 'item')}"
-    )
 
 
 def _watch(args: argparse.Namespace) -> int:
