@@ -367,10 +367,9 @@ class FeedClient:
         return sku in self._synced
 
     def trades_live(self, sku: str) -> bool:
-        """Whether ``sku``'s trades flow live: subscribed and no fill pending."""
-        return self.connected and sku not in self._holding and (
-            sku in self._trade_id or sku in self._trade_seq or self.rest_url is None
-        )
+        """Whether ``sku``'s trades flow live: subscribed, connected, no fill pending."""
+        subscribed = sku in self._trade_skus or self._trade_all
+        return subscribed and self.connected and sku not in self._holding
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float | None = None) -> None:
         """Wait until ``predicate()`` holds; checked after every message."""
@@ -466,10 +465,8 @@ class FeedClient:
             self._on_delta(message)
         elif kind == "snapshot":
             self._on_snapshot(message)
-        elif kind == "trade":
-            self._on_trade(message)
-        elif kind == "trade_canceled":
-            # Continues the trades channel's sequence chain: not a gap.
+        elif kind in ("trade", "trade_canceled"):
+            # A trade_canceled continues the trades channel's chain too.
             self._on_trades_channel(message)
         elif kind == "subscriptions":
             self._on_subscriptions(message)
@@ -482,7 +479,7 @@ class FeedClient:
             log.warning("feed error %s: %s", message.get("code"), message.get("message"))
             if self.on_error is not None:
                 self.on_error(message)
-        # heartbeat, subscriptions and unknown types: nothing to do.
+        # heartbeat and unknown types: nothing to do.
         if self._waiters:
             for predicate, future in list(self._waiters):
                 if not future.done() and predicate():
@@ -532,9 +529,6 @@ class FeedClient:
         message = self._message("subscribe", ["book"], [sku], None)
         task = asyncio.get_running_loop().create_task(self._send(message))
         task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
-
-    def _on_trade(self, message: Message) -> None:
-        self._on_trades_channel(message)
 
     # --- trades: continuity and fills --------------------------------------
 
@@ -617,13 +611,14 @@ class FeedClient:
                     else:
                         missed = await self._trades_after(sku, after)
                     break
-                except (OSError, TimeoutError, ValueError) as exc:
+                except Exception as exc:  # any failure: retry, then report the gap unfilled
                     log.info("filling trades of %s from %s failed: %r", sku, self.rest_url, exc)
                     ceiling = min(self.backoff_max, self.backoff_initial * 2**attempt)
                     await asyncio.sleep(self._rng.uniform(0, ceiling))
             else:
                 self.stats.fill_failures += 1
-                missed = None
+                # A starting point not taken loses nothing known: no gap.
+                missed = None if after is not None or old_seq is not None else []
         if self._fills.get(sku) is asyncio.current_task():
             del self._fills[sku]
         held = self._holding.pop(sku, [])

@@ -294,6 +294,27 @@ async def test_without_rest_a_break_is_reported_unfilled(
     assert gaps == [(SKU, None)] and client.stats.trade_gaps == 1
 
 
+async def test_a_failing_rest_api_reports_the_gap_and_stalls_nothing(
+    venue: FakeVenue, server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("feeds.client.FILL_ATTEMPTS", 2)
+    gaps: list[tuple[str, int | None]] = []
+    trades: list[dict[str, Any]] = []
+    async with FeedClient(url(server), rest_url=f"http://127.0.0.1:{_free_port()}",
+                          on_trade=trades.append, drop_hook=drop_nth("trade", 2),
+                          on_trade_gap=lambda sku, n: gaps.append((sku, n)),
+                          backoff_initial=0.01) as client:
+        await client.subscribe(["trades"], [SKU])
+        # No starting point from REST: not a gap, and trades flow anyway.
+        await client.wait_for(lambda: client.trades_live(SKU), timeout=5)
+        assert gaps == []
+        ids = [venue.trade(SKU, 10_000, 1).trade_id for _ in range(4)]
+        await client.wait_for(lambda: len(trades) == 3, timeout=5)
+    assert _ids(trades) == [ids[0], ids[2], ids[3]]
+    assert gaps == [(SKU, None)]
+    assert client.stats.fill_failures == 2 and client.stats.trade_gaps == 1
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
