@@ -87,6 +87,21 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _retention(text: str) -> float | None:
+    """``--journal-retention``: a number of days (>= 0), or ``forever``."""
+    if text.strip().lower() == "forever":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of days or 'forever', got {text!r}"
+        ) from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of days >= 0, got {text!r}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -156,6 +171,13 @@ def _add_serve_flags(p: argparse.ArgumentParser) -> None:
         type=_positive_int,
         default=_env("EXCHANGE_SHIP_DEADLINE_HOURS", "48"),
         help="hours a seller has to ship after a match (default 48)",
+    )
+    p.add_argument(
+        "--journal-retention",
+        type=_retention,
+        default=_env("EXCHANGE_JOURNAL_RETENTION", "7"),
+        help="days to keep journal segments a snapshot covers, for audit, or 'forever' "
+        "(env EXCHANGE_JOURNAL_RETENTION; default 7)",
     )
     p.add_argument(
         "--no-fsync",
@@ -316,6 +338,7 @@ async def _serve(args: argparse.Namespace, *, demo: bool) -> int:
         database_url=args.database_url,
         fsync=not args.no_fsync,
         ship_deadline_hours=args.ship_deadline_hours,
+        journal_retention_days=args.journal_retention,
         demo_catalog=not args.no_demo_catalog,
         max_clock_ahead_hours=args.max_clock_jump_hours,
         accept_clock_jump=args.accept_clock_jump,

@@ -259,6 +259,14 @@ def _validate_directory(
 _fdatasync = getattr(os, "fdatasync", os.fsync)
 
 
+def _mtime(path: Path) -> float:
+    """When a segment was last written (a missing one counts as just now)."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return time.time()
+
+
 class FileLayer:
     """The system calls the journal's appends and syncs go through.
 
@@ -614,11 +622,14 @@ class Journal:
             return
         self._roll(defer_sync=False)
 
-    def prune(self, upto_seq: int) -> None:
+    def prune(self, upto_seq: int, older_than: float | None = None) -> None:
         """Delete segments whose records all have seq <= ``upto_seq``.
 
-        The current segment is never deleted. The directory is fsynced first
-        (a new segment must be durable before old ones go) and after.
+        With ``older_than`` (a wall time, seconds since the epoch) only those
+        last written before it go: the others are kept for audit (journal
+        retention). The current segment is never deleted. The directory is
+        fsynced first (a new segment must be durable before old ones go) and
+        after.
         """
         with self._lock:
             if self.fsync and self._dir_dirty:
@@ -631,7 +642,11 @@ class Journal:
                 next_first = (
                     self._segments[i + 1][0] if i + 1 < len(self._segments) else self.last_seq + 1
                 )
-                if not is_current and next_first - 1 <= upto_seq:
+                if (
+                    not is_current
+                    and next_first - 1 <= upto_seq
+                    and (older_than is None or _mtime(path) < older_than)
+                ):
                     path.unlink(missing_ok=True)
                     removed = True
                 else:

@@ -52,5 +52,6 @@ class SegmentedJournal(Journal, Protocol):
     def rotate(self) -> None:
         """Start a new segment, so that older ones can be pruned whole."""
 
-    def prune(self, upto_seq: int) -> None:
-        """Drop segments whose records all have seq <= ``upto_seq``."""
+    def prune(self, upto_seq: int, older_than: float | None = None) -> None:
+        """Drop segments whose records all have seq <= ``upto_seq`` (and, with
+        ``older_than``, that were last written before that wall time)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from concurrent.futures import Executor
 
 from ..engine import Engine
@@ -105,6 +106,9 @@ class Snapshotter:
         every: commands between periodic snapshots.
         fork: encode periodic snapshots in a forked child.
         snapshot_seq: seq of the snapshot recovery started from (0: none).
+        retention_s: journal segments that a kept snapshot covers are
+            deleted once last written this many seconds ago; None keeps
+            them forever (a start never reads them either way).
     """
 
     def __init__(
@@ -117,6 +121,7 @@ class Snapshotter:
         every: int,
         fork: bool,
         snapshot_seq: int,
+        retention_s: float | None = 7 * 86_400.0,
     ) -> None:
         self.engine = engine
         self.journal = journal
@@ -128,6 +133,7 @@ class Snapshotter:
         """Seq of the last snapshot taken (or being taken)."""
         self.prev_snap_seq = snapshot_seq
         """Seq of the last snapshot written; the journal is kept from it on."""
+        self.retention_s = retention_s
         self._pending: tuple[int, bytes] | None = None
         self._job: ForkedSnapshot | None = None
 
@@ -177,10 +183,11 @@ class Snapshotter:
         """Rotate the journal and prune what no kept snapshot needs (io thread,
         between groups: never while the committer appends)."""
         self.journal.rotate()
-        if self.prev_snap_seq:
+        if self.prev_snap_seq and self.retention_s is not None:
             # Keep the journal from the previous snapshot on: if the newest
             # snapshot turns out damaged, recovery falls back to that one.
-            self.journal.prune(self.prev_snap_seq)
+            # Older segments are kept for audit for the retention period.
+            self.journal.prune(self.prev_snap_seq, older_than=time.time() - self.retention_s)
         self.snapshots.prune(keep=2)
         self.prev_snap_seq = seq
         self.snap_seq = max(self.snap_seq, seq)

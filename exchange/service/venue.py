@@ -101,6 +101,9 @@ class VenueConfig:
         accept_clock_jump: ... unless this confirms it.
         wall_clock, monotonic_clock: int-ns clocks of the venue's time
             (:class:`exchange.venueclock.VenueClock`); tests inject them.
+        journal_retention_days: journal segments a kept snapshot covers are
+            never read at start, and are deleted this many days after they
+            were last written; None keeps them forever.
     """
 
     data_dir: Path = Path("data")
@@ -119,6 +122,7 @@ class VenueConfig:
     accept_clock_jump: bool = False
     wall_clock: Callable[[], int] = time.time_ns
     monotonic_clock: Callable[[], int] = time.monotonic_ns
+    journal_retention_days: float | None = 7.0
 
 
 class Venue(VenueQueries, VenueHistory):
@@ -246,6 +250,11 @@ class Venue(VenueQueries, VenueHistory):
             every=self.cfg.snapshot_every,
             fork=self.cfg.fork_snapshots,
             snapshot_seq=rec.snapshot_seq,
+            retention_s=(
+                None
+                if self.cfg.journal_retention_days is None
+                else self.cfg.journal_retention_days * 86_400.0
+            ),
         )
 
     async def _journal_failed(self, exc: BaseException) -> SegmentedJournal | None:

@@ -377,3 +377,15 @@ async def test_sigterm_answers_every_request_in_flight(tmp_path: Path) -> None:
             writer.close()
     # The venue closed after the drain, writing its snapshot for the next start.
     assert list((tmp_path / "data" / "snapshots").iterdir())
+
+
+def test_journal_retention_is_days_or_forever() -> None:
+    from api.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["serve"]).journal_retention == 7.0
+    assert parser.parse_args(["serve", "--journal-retention", "forever"]).journal_retention is None
+    assert parser.parse_args(["serve", "--journal-retention", "0.5"]).journal_retention == 0.5
+    for bad in ("-1", "week", "inf"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["serve", "--journal-retention", bad])

@@ -104,8 +104,8 @@ def test_every_snapshot_damaged_and_the_journal_after_seq_1_stops_the_start_in_o
     data = tmp_path / "data"
     for name in ("First", "Second"):
         # Each clean stop writes a snapshot; the second prunes the journal
-        # that the first snapshot holds.
-        with serve(data) as server:
+        # that the first snapshot holds (no retention kept for audit).
+        with serve(data, "--journal-retention", "0") as server:
             _post(server.http_url + "/v1/accounts", {"name": name})
             server.proc.send_signal(signal.SIGTERM)
             assert server.proc.wait(20) == 0
