@@ -29,8 +29,13 @@ async def test_journal_retention_keeps_covered_segments_and_a_damaged_one_does_n
         trader = venue.authenticate((await venue.create_account("t"))["api_key"])
         assert trader
         for i in range(60):
-            body = {"sku": SKU, "side": "ask", "type": "limit", "price_cents": 30_000 + 100 * i,
-                    "quantity": 1}
+            body = {
+                "sku": SKU,
+                "side": "ask",
+                "type": "limit",
+                "price_cents": 30_000 + 100 * i,
+                "quantity": 1,
+            }
             await venue.place_order(trader, body)
         state = venue.engine.snapshot_bytes()
     finally:
