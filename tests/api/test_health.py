@@ -62,3 +62,26 @@ async def test_a_full_disk_shows_in_health_and_problems_then_clears(
         assert reply.status == 201, reply.body
     finally:
         await venue.close()
+
+
+async def test_a_store_behind_is_ready_and_says_how_far(
+    tmp_path: Path, aiohttp_client: Callable[..., Any]
+) -> None:
+    venue = await Venue.open(VenueConfig(data_dir=tmp_path / "data", fsync=False, store=False))
+    try:
+        api = Api(await aiohttp_client(make_app(venue, rate_limit=0)))
+        # The store's status as the venue reports it (position, lag, writer state).
+        status = {"enabled": True, "lag": 25_000, "writer_alive": True}
+        venue.store_status = lambda: status  # type: ignore[attr-defined, method-assign]
+        ready = await api.get("/readyz")
+        assert ready.status == 200  # orders are still accepted
+        assert ready.body["status"] == "store_behind" and ready.body["store_lag"] == 25_000
+        assert "25000 journal records behind" in ready.body["detail"]
+        health = await api.get("/healthz")
+        assert health.status == 200 and health.body["status"] == "store_behind"
+        status.update(lag=3, writer_alive=False)  # a dead writer is behind at any lag
+        assert (await api.get("/readyz")).body["status"] == "store_behind"
+        status.update(writer_alive=True)
+        assert (await api.get("/readyz")).body == {"status": "ready"}
+    finally:
+        await venue.close()
