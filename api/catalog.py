@@ -7,7 +7,7 @@ from aiohttp import web
 from exchange.errors import ExchangeError
 
 from .context import account_of, json_response, venue_of
-from .validation import read_json
+from .requests import ProductRequest, parse_body, read_json, wire_fields
 
 __all__ = ["create_product", "get_product", "list_products"]
 
@@ -24,8 +24,10 @@ async def get_product(request: web.Request) -> web.Response:
 
 async def create_product(request: web.Request) -> web.Response:
     """Add a product (admin)."""
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise ExchangeError("validation_error", "The body must be a JSON object.")
-    product = await venue_of(request).create_product(account_of(request), body)
+    account = account_of(request)
+    # The role first: a trader learns only that the endpoint is not theirs.
+    if account.role != "admin":
+        raise ExchangeError("forbidden", "Only an admin may add products.")
+    body = wire_fields(parse_body(ProductRequest, await read_json(request)))
+    product = await venue_of(request).create_product(account, body)
     return json_response(product, status=201)

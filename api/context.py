@@ -18,6 +18,7 @@ from aiohttp import web
 from exchange.errors import ExchangeError
 
 from .ratelimit import RateLimiter
+from .requests import MAX_INT
 
 if TYPE_CHECKING:
     from exchange.venue import Venue
@@ -66,13 +67,11 @@ def venue_of(request: web.Request) -> Venue:
     return request.app[VENUE_KEY]  # type: ignore[return-value]
 
 
-def sku_filter(venue: Venue, raw: str | None) -> str | None:
-    """A list's ``sku`` filter: None when absent, ``validation_error`` when unknown."""
-    if raw is None or raw == "":
-        return None
-    if not venue.sku_exists(raw):
-        raise ExchangeError("validation_error", f"Query parameter 'sku': no SKU {raw!r}.")
-    return raw
+def sku_filter(venue: Venue, sku: str | None) -> str | None:
+    """A list's ``sku`` filter: None when absent, ``unknown_sku`` when not in the catalog."""
+    if sku is not None and not venue.sku_exists(sku):
+        raise ExchangeError("unknown_sku", f"There is no SKU '{sku}'.")
+    return sku
 
 
 def account_of(request: web.Request) -> Any:
@@ -98,12 +97,18 @@ def now_ns() -> int:
 
 
 def int_id(request: web.Request, name: str) -> int:
-    """The integer path parameter ``name`` (routes match digits only)."""
-    # The guard keeps absurdly long ids away.
-    raw = request.match_info[name]
-    if len(raw) > 19:
-        raise ExchangeError("not_found", f"There is no such {name.removesuffix('_id')}.")
-    return int(raw)
+    """The integer path parameter ``name`` (routes match digits only).
+
+    Raises:
+        ExchangeError: ``validation_error`` naming the range when it does not
+            fit the wire's 64-bit integers.
+    """
+    value = int(request.match_info[name])
+    if value > MAX_INT:
+        raise ExchangeError(
+            "validation_error", f"Path parameter '{name}' must be between 0 and {MAX_INT}."
+        )
+    return value
 
 
 async def analytics_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

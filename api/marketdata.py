@@ -12,10 +12,10 @@ from aiohttp import web
 
 from exchange.errors import ExchangeError
 from exchange.exports import EXPORT_CONTENT_TYPES
-from exchange.history import parse_page
+from exchange.history import Page
 
 from .context import analytics_call, json_response, now_ns, venue_of
-from .validation import query_int, query_time
+from .requests import BookQuery, CandleQuery, TradesQuery, parse_query, parse_time
 
 if TYPE_CHECKING:
     from exchange.venue import Venue
@@ -93,19 +93,16 @@ async def product_summary(request: web.Request) -> web.Response:
     return json_response(out)
 
 
-def _candle_window(request: web.Request) -> tuple[str, int, int]:
-    interval = request.query.get("interval", "1h")
-    if interval not in INTERVALS:
-        raise ExchangeError(
-            "validation_error", f"'interval' must be one of: {', '.join(INTERVALS)}."
-        )
-    end = query_time(request, "end")
-    end_ns = end if end is not None else now_ns()
-    start = query_time(request, "start")
-    start_ns = start if start is not None else end_ns - DEFAULT_CANDLES * INTERVAL_NS[interval]
-    if start_ns >= end_ns:
-        raise ExchangeError("validation_error", "'start' must be before 'end'.")
-    return interval, start_ns, end_ns
+def _candle_window(request: web.Request) -> tuple[CandleQuery, int, int]:
+    """The checked query and its window in ns; a window may be empty (start >= end)."""
+    query = parse_query(CandleQuery, request.query)
+    end_ns = parse_time(query.end, "end") if query.end is not None else now_ns()
+    start_ns = (
+        parse_time(query.start, "start")
+        if query.start is not None
+        else end_ns - DEFAULT_CANDLES * INTERVAL_NS[query.interval]
+    )
+    return query, start_ns, end_ns
 
 
 async def _candles_response(
@@ -122,8 +119,12 @@ async def _candles_response(
     in JSON and CSV, UTC timestamps in Parquet).
     """
     interval, start_ns, end_ns = window
+    # A window that holds no time holds no candles.
+    start_ns = min(start_ns, end_ns)
     analytics = venue.analytics
     if fmt == "json":
+        if start_ns == end_ns:
+            return json_response({**envelope, "candles": []})
         rows = await analytics_call(analytics.candles, skus, interval, start_ns, end_ns)
         return json_response({**envelope, "candles": rows})
     body = await analytics_call(analytics.export_candles, skus, interval, fmt, start_ns, end_ns)
@@ -136,34 +137,28 @@ async def _candles_response(
     )
 
 
-def _format(request: web.Request) -> str:
-    fmt = request.query.get("format", "json")
-    if fmt not in ("json", "csv", "parquet"):
-        raise ExchangeError("validation_error", "'format' must be one of: json, csv, parquet.")
-    return fmt
-
-
 async def sku_candles(request: web.Request) -> web.Response:
     """OHLCV candles of one SKU (empty intervals omitted) as JSON, CSV or Parquet."""
     venue = venue_of(request)
     sku = request.match_info["sku"]
     require_sku(venue, sku)
-    fmt = _format(request)
-    window = _candle_window(request)
-    envelope = {"sku": sku, "interval": window[0]}
-    return await _candles_response(venue, [sku], window, fmt, envelope, f"{sku}-{window[0]}")
+    query, start_ns, end_ns = _candle_window(request)
+    window = (query.interval, start_ns, end_ns)
+    envelope = {"sku": sku, "interval": query.interval}
+    name = f"{sku}-{query.interval}"
+    return await _candles_response(venue, [sku], window, query.format, envelope, name)
 
 
 async def product_candles(request: web.Request) -> web.Response:
     """OHLCV candles of a product over all its sizes."""
     venue = venue_of(request)
     product = venue.product(request.match_info["style"])
-    fmt = _format(request)
-    window = _candle_window(request)
+    query, start_ns, end_ns = _candle_window(request)
+    window = (query.interval, start_ns, end_ns)
     skus = [s["sku"] for s in product["skus"]]
-    envelope = {"style": product["style"], "interval": window[0]}
-    name = f"{product['style']}-{window[0]}"
-    return await _candles_response(venue, skus, window, fmt, envelope, name)
+    envelope = {"style": product["style"], "interval": query.interval}
+    name = f"{product['style']}-{query.interval}"
+    return await _candles_response(venue, skus, window, query.format, envelope, name)
 
 
 async def sku_book(request: web.Request) -> web.Response:
@@ -171,8 +166,8 @@ async def sku_book(request: web.Request) -> web.Response:
     venue = venue_of(request)
     sku = request.match_info["sku"]
     require_sku(venue, sku)
-    depth = query_int(request, "depth", 10, minimum=1, maximum=1000)
-    return json_response(venue.book(sku, depth))
+    query = parse_query(BookQuery, request.query)
+    return json_response(venue.book(sku, query.depth))
 
 
 async def sku_trades(request: web.Request) -> web.Response:
@@ -180,5 +175,5 @@ async def sku_trades(request: web.Request) -> web.Response:
     venue = venue_of(request)
     sku = request.match_info["sku"]
     require_sku(venue, sku)
-    page = parse_page(request.query.get("limit"), request.query.get("before"))
-    return json_response(await venue.sku_trades_page(sku, page))
+    query = parse_query(TradesQuery, request.query)
+    return json_response(await venue.sku_trades_page(sku, Page(query.limit, query.before)))

@@ -11,7 +11,8 @@
    DESIGN.md need none; ``POST /v1/accounts`` takes an optional (admin) key;
    everything else answers 401 ``unauthorized`` without a known key. A token
    bucket per account (per remote address for keyless account creation)
-   answers 429 ``rate_limited`` with ``Retry-After``.
+   answers 429 ``rate_limited`` with ``Retry-After``;
+4. queries: a query parameter an API route does not take is ``unknown_field``.
 """
 
 from __future__ import annotations
@@ -30,8 +31,15 @@ from exchange.errors import ExchangeError
 from .context import ACCOUNT_KEY, CONFIG_KEY, Handler, venue_of
 from .metrics import observe_request
 from .problems import problem_from_error, problem_response
+from .requests import check_query_names
 
-__all__ = ["MIDDLEWARES", "auth_middleware", "metrics_middleware", "problem_middleware"]
+__all__ = [
+    "MIDDLEWARES",
+    "auth_middleware",
+    "metrics_middleware",
+    "problem_middleware",
+    "query_middleware",
+]
 
 log = logging.getLogger("api")
 
@@ -211,5 +219,22 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-MIDDLEWARES = [metrics_middleware, problem_middleware, auth_middleware]
+_OPS_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+@web.middleware
+async def query_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse query parameters an API route does not take (``unknown_field``).
+
+    The web page's own routes are left alone (a cache-busting ``?v=`` is fine).
+    """
+    info = request.match_info
+    if info.http_exception is None and request.query:
+        route = info.route.resource.canonical  # type: ignore[union-attr]
+        if route.startswith("/v1/") or route in _OPS_ROUTES:
+            check_query_names(request.method, route, request.query.keys())
+    return await handler(request)
+
+
+MIDDLEWARES = [metrics_middleware, problem_middleware, auth_middleware, query_middleware]
 """The pipeline in order, outermost first."""

@@ -1,6 +1,8 @@
 """The OpenAPI 3.1 document of the REST API, served at ``/v1/openapi.json``.
 
-Built from plain dicts so that it stays next to the truth: tests check that
+Request bodies and query parameters are the JSON Schema of the models in
+``api/requests.py``, the same models that check every request; responses
+are described here in plain dicts, and tests check that
 every route of the application is described here and that every response the
 integration tests receive validates against the schema documented for it
 (JSON Schema 2020-12, which OpenAPI 3.1 uses as is). Every operation also
@@ -11,6 +13,20 @@ with it (RFC 9457).
 from __future__ import annotations
 
 from typing import Any
+
+from .requests import (
+    MAX_INT,
+    BookQuery,
+    CandleQuery,
+    HistoryQuery,
+    LedgerQuery,
+    MyTradesQuery,
+    OrdersQuery,
+    PortfolioQuery,
+    TradesQuery,
+    query_parameters,
+    request_schemas,
+)
 
 __all__ = ["SCHEMAS", "build_openapi", "operation_for"]
 
@@ -80,14 +96,6 @@ SCHEMAS: dict[str, Schema] = {
         ["status"],
     ),
     "Config": _obj({"feed_url": {"type": "string", "description": "ws://host:port"}}),
-    "AccountRequest": _obj(
-        {
-            "name": {"type": "string", "minLength": 1, "maxLength": 100},
-            "role": {"enum": ["trader", "authenticator", "admin"]},
-        },
-        ["name"],
-        additionalProperties=False,
-    ),
     "AccountCreated": _obj(
         {"account_id": _STR, "api_key": _STR, "name": _STR, "role": _STR},
         ["account_id", "api_key"],
@@ -104,23 +112,6 @@ SCHEMAS: dict[str, Schema] = {
             "skus": {"type": "array", "items": _ref("SkuRef")},
         },
         ["style", "name", "brand", "retail_price_cents", "skus"],
-    ),
-    "ProductRequest": _obj(
-        {
-            "style": _STR,
-            "name": _STR,
-            "brand": _STR,
-            "category": _STR,
-            "retail_price_cents": {"type": "integer", "minimum": 1},
-            "release_date": {"type": "string", "format": "date"},
-            "sizes": {"type": "array", "items": _STR, "minItems": 1},
-            "tick_size_cents": {"type": "integer", "minimum": 1},
-            "min_price_cents": {"type": "integer", "minimum": 1},
-            "max_price_cents": {"type": "integer", "minimum": 1},
-            "max_quantity": {"type": "integer", "minimum": 1},
-        },
-        ["style", "name", "brand", "retail_price_cents", "release_date", "sizes"],
-        additionalProperties=False,
     ),
     "ProductList": _list_of("products", "Product"),
     "Range": _obj({"low_cents": _INT_NULL, "high_cents": _INT_NULL}),
@@ -219,21 +210,6 @@ SCHEMAS: dict[str, Schema] = {
         ["interval", "candles"],
         description="Empty intervals are omitted (what a candlestick chart expects).",
     ),
-    "OrderRequest": _obj(
-        {
-            "sku": _STR,
-            "side": {"enum": ["bid", "ask"]},
-            "type": {"enum": ["limit", "market"]},
-            "price_cents": {"type": "integer", "description": "limit price or price protection"},
-            "quantity": {"type": "integer", "minimum": 1},
-            "time_in_force": {"enum": ["gtc", "ioc", "fok"], "default": "gtc"},
-            "post_only": {"type": "boolean", "default": False},
-            "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 60},
-            "client_order_id": {"type": "string", "minLength": 1, "maxLength": 64},
-        },
-        ["sku", "side", "type", "quantity"],
-        additionalProperties=False,
-    ),
     "Order": _obj(
         {
             "id": _INT,
@@ -291,10 +267,6 @@ SCHEMAS: dict[str, Schema] = {
     "OrderResult": _obj(
         {"order": _ref("Order"), "fills": {"type": "array", "items": _ref("Trade")}}
     ),
-    "BatchRequest": _obj(
-        {"orders": {"type": "array", "items": _ref("OrderRequest"), "maxItems": 100}},
-        additionalProperties=False,
-    ),
     "BatchResult": _obj(
         {
             "results": {
@@ -308,15 +280,8 @@ SCHEMAS: dict[str, Schema] = {
             }
         }
     ),
-    "AmendRequest": _obj(
-        {"quantity": {"type": "integer", "minimum": 1}, "price_cents": _INT},
-        [],
-        additionalProperties=False,
-        minProperties=1,
-    ),
     "OrderList": _page_of("orders", "Order"),
     "TradeList": _page_of("trades", "Trade"),
-    "AuthenticateRequest": _obj({"passed": {"type": "boolean"}}, additionalProperties=False),
     "LedgerEntry": _obj(
         {
             "id": _INT,
@@ -329,16 +294,6 @@ SCHEMAS: dict[str, Schema] = {
         ["kind", "amount_cents", "time"],
     ),
     "Ledger": _page_of("entries", "LedgerEntry"),
-    "HoldingRequest": _obj(
-        {
-            "sku": _STR,
-            "purchase_price_cents": {"type": "integer", "minimum": 0},
-            "acquired_at": {"type": "string", "description": "RFC 3339 time or YYYY-MM-DD"},
-            "condition": {"enum": ["new", "used"], "default": "new"},
-        },
-        ["sku", "purchase_price_cents"],
-        additionalProperties=False,
-    ),
     "Holding": _obj(
         {
             "id": _INT,
@@ -405,6 +360,11 @@ SCHEMAS: dict[str, Schema] = {
 }
 
 
+# Request bodies come from their models (api/requests.py): the check and the
+# document are one description.
+SCHEMAS.update(request_schemas())
+
+
 def _json_content(schema: Schema) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
@@ -421,14 +381,11 @@ def _ok(description: str, schema: str, status: str = "200") -> dict[str, Any]:
 
 def _path_param(name: str, description: str, integer: bool = False) -> Schema:
     schema: Schema = (
-        {"type": "integer", "minimum": 0} if integer else {"type": "string", "minLength": 1}
+        {"type": "integer", "minimum": 0, "maximum": MAX_INT}
+        if integer
+        else {"type": "string", "minLength": 1}
     )
     return {"name": name, "in": "path", "required": True, "schema": schema,
-            "description": description}
-
-
-def _query(name: str, schema: Schema, description: str) -> Schema:
-    return {"name": name, "in": "query", "required": False, "schema": schema,
             "description": description}
 
 
@@ -437,18 +394,7 @@ _SKU = _path_param("sku", "SKU = style-size, e.g. DZ5485-612-10.")
 _ORDER_ID = _path_param("order_id", "Order id.", integer=True)
 _TRADE_ID = _path_param("trade_id", "Trade id.", integer=True)
 _HOLDING_ID = _path_param("holding_id", "Holding id.", integer=True)
-_PAGE = [
-    _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
-           "Page size."),
-    _query("before", {"type": "integer", "minimum": 1},
-           "Only ids below this one: the previous answer's `next_before`."),
-]
-_CANDLE_QUERY = [
-    _query("interval", {"enum": ["1m", "1h", "1d", "1w"], "default": "1h"}, "Candle width."),
-    _query("start", {"type": "string", "format": "date-time"}, "RFC 3339 start (inclusive)."),
-    _query("end", {"type": "string", "format": "date-time"}, "RFC 3339 end (exclusive)."),
-    _query("format", {"enum": ["json", "csv", "parquet"], "default": "json"}, "Output format."),
-]
+_CANDLE_QUERY = query_parameters(CandleQuery)
 _CANDLE_RESPONSES = {
     "200": {
         "description": "Candles, oldest first; intervals without trades are omitted.",
@@ -485,7 +431,11 @@ def _op(
     if params:
         op["parameters"] = params
     if body is not None:
-        op["requestBody"] = {"required": True, "content": _json_content(_ref(body))}
+        examples = SCHEMAS[body].get("examples", [])
+        content: dict[str, Any] = {"schema": _ref(body)}
+        if examples:
+            content["example"] = examples[0]
+        op["requestBody"] = {"required": True, "content": {"application/json": content}}
     return op
 
 
@@ -548,15 +498,14 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         "get": _op(
             "L2 order book (released state) with its market-data sequence",
             _ok("Book.", "Book"), tag="market", public=True,
-            params=[_SKU, _query("depth", {"type": "integer", "minimum": 1, "maximum": 1000,
-                                           "default": 10}, "Levels per side.")],
+            params=[_SKU, *query_parameters(BookQuery)],
         )
     },
     "/v1/skus/{sku}/trades": {
         "get": _op(
             "Public trades, newest first", _ok("Trades.", "PublicTrades"), tag="market",
             public=True,
-            params=[_SKU, *_PAGE],
+            params=[_SKU, *query_parameters(TradesQuery)],
         )
     },
     "/v1/skus/{sku}/candles": {
@@ -572,13 +521,7 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         ),
         "get": _op(
             "The caller's orders, newest first (paged)", _ok("Orders.", "OrderList"),
-            tag="orders",
-            params=[
-                *_PAGE,
-                _query("status", {"enum": ["open", "filled", "canceled", "expired",
-                                           "rejected"]}, "Filter by status."),
-                _query("sku", _STR, "Only orders of this SKU."),
-            ],
+            tag="orders", params=query_parameters(OrdersQuery),
         ),
     },
     "/v1/orders/batch": {
@@ -586,11 +529,11 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
                     _ok("Results in order.", "BatchResult"), tag="orders", body="BatchRequest")
     },
     "/v1/orders/{order_id}": {
-        "get": _op("One of the caller's orders", _ok("Order.", "Order"), tag="orders",
+        "get": _op("One of the caller's orders", _ok("Order.", "OrderResult"), tag="orders",
                    params=[_ORDER_ID]),
         "patch": _op("Amend quantity (new total) and/or price", _ok("Amended.", "OrderResult"),
                      tag="orders", params=[_ORDER_ID], body="AmendRequest"),
-        "delete": _op("Cancel an open order", _ok("Canceled.", "Order"), tag="orders",
+        "delete": _op("Cancel an open order", _ok("Canceled.", "OrderResult"), tag="orders",
                       params=[_ORDER_ID]),
     },
     "/v1/trades": {
@@ -598,13 +541,7 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
             "The caller's own fills, newest first (paged); an authenticator's: every trade",
             _ok("Trades.", "TradeList"),
             tag="trades",
-            params=[
-                *_PAGE,
-                _query("sku", _STR, "Only trades of this SKU."),
-                _query("settlement_status",
-                       {"enum": ["awaiting_shipment", "shipped", "delivered", "canceled"]},
-                       "Filter by settlement status (`shipped`: an authenticator's queue)."),
-            ],
+            params=query_parameters(MyTradesQuery),
         )
     },
     "/v1/trades/{trade_id}/ship": {
@@ -616,12 +553,12 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
                     tag="settlement", params=[_TRADE_ID], body="AuthenticateRequest")
     },
     "/v1/ledger": {"get": _op("The caller's ledger, newest first (paged)",
-                              _ok("Entries.", "Ledger"), tag="settlement", params=_PAGE)},
+                              _ok("Entries.", "Ledger"), tag="settlement",
+                              params=query_parameters(LedgerQuery))},
     "/v1/portfolio": {
         "get": _op(
             "Holdings valued at a mark", _ok("Portfolio.", "Portfolio"), tag="portfolio",
-            params=[_query("mark", {"enum": ["last_sale", "highest_bid", "lowest_ask", "mid"],
-                                    "default": "last_sale"}, "How to value holdings.")],
+            params=query_parameters(PortfolioQuery),
         )
     },
     "/v1/portfolio/items": {
@@ -636,12 +573,7 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         "get": _op(
             "Portfolio value over time (as-of each day's last sale)",
             _ok("History.", "PortfolioHistory"), tag="portfolio",
-            params=[
-                _query("interval", {"enum": ["1m", "1h", "1d", "1w"], "default": "1d"},
-                       "Point spacing."),
-                _query("start", {"type": "string", "format": "date-time"}, "RFC 3339 start."),
-                _query("end", {"type": "string", "format": "date-time"}, "RFC 3339 end."),
-            ],
+            params=query_parameters(HistoryQuery),
         )
     },
     # The web page (api/web.py).

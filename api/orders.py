@@ -7,11 +7,21 @@ from typing import Any
 from aiohttp import web
 
 from exchange.errors import ExchangeError
-from exchange.history import parse_order_status, parse_page
+from exchange.history import Page
 
 from .context import account_of, int_id, json_response, sku_filter, venue_of
 from .problems import problem_from_error
-from .validation import Field, check_fields, read_json
+from .requests import (
+    MAX_BATCH,
+    AmendRequest,
+    BatchRequest,
+    OrdersQuery,
+    parse_body,
+    parse_order,
+    parse_query,
+    read_json,
+    wire_fields,
+)
 
 __all__ = [
     "MAX_BATCH",
@@ -23,85 +33,80 @@ __all__ = [
     "place_order",
 ]
 
-MAX_BATCH = 100
+
+def _envelope(order: dict[str, Any], fills: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    # Every order-returning endpoint answers {"order", "fills"}: the order's
+    # state after the request and the trades this request made (none for a
+    # read or a cancel; an order's past fills are in GET /v1/trades).
+    return {"order": order, "fills": fills or []}
 
 
 async def place_order(request: web.Request) -> web.Response:
     """Place one order: 201 new, 200 idempotent replay of its ``client_order_id``."""
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise ExchangeError("validation_error", "The order must be a JSON object.")
-    status, result = await venue_of(request).place_order(account_of(request), body)
-    return json_response(result, status=status)
-
-
-_BATCH_FIELDS = {"orders": Field(list, required=True)}
+    order = parse_order(await read_json(request))
+    status, result = await venue_of(request).place_order(account_of(request), order)
+    return json_response(_envelope(result["order"], result.get("fills")), status=status)
 
 
 async def place_batch(request: web.Request) -> web.Response:
-    """Place up to 100 orders as one group; one result (or problem) per order."""
-    body = check_fields(await read_json(request), _BATCH_FIELDS)
-    orders = body["orders"]
-    if len(orders) > MAX_BATCH:
+    """Place up to 100 orders as one group; one result (or problem) per order.
+
+    A batch that breaks the contract (an item that is not an order) is refused
+    whole; refusals that depend on the market (a tick, a band) come per order.
+    """
+    body = await read_json(request)
+    orders = body.get("orders") if isinstance(body, dict) else None
+    if isinstance(orders, list) and len(orders) > MAX_BATCH:
         raise ExchangeError(
             "batch_too_large", f"A batch holds at most {MAX_BATCH} orders; got {len(orders)}."
         )
+    batch = parse_body(BatchRequest, body)
+    items = [
+        parse_order(item, prefix=f"orders[{i}].", what=f"order {i} of the batch")
+        for i, item in enumerate(batch.orders)
+    ]
+    placed = await venue_of(request).place_orders(account_of(request), items) if items else []
     results: list[dict[str, Any]] = []
-    valid: list[int] = []
-    bodies: list[dict[str, Any]] = []
-    for i, item in enumerate(orders):
-        if isinstance(item, dict):
-            valid.append(i)
-            bodies.append(item)
-            results.append({})
-        else:
-            err = ExchangeError("validation_error", f"Order {i} of the batch is not an object.")
-            results.append({"error": problem_from_error(err)})
-    placed = await venue_of(request).place_orders(account_of(request), bodies) if bodies else []
-    for i, outcome in zip(valid, placed, strict=True):
+    for outcome in placed:
         error = outcome.get("error")
         if isinstance(error, ExchangeError):
-            results[i] = {"error": problem_from_error(error)}
+            results.append({"error": problem_from_error(error)})
         elif isinstance(error, dict):
-            results[i] = {"error": error}
+            results.append({"error": error})
         else:
-            results[i] = {"order": outcome["order"], "fills": outcome.get("fills", [])}
+            results.append(_envelope(outcome["order"], outcome.get("fills")))
     return json_response({"results": results})
 
 
 async def list_orders(request: web.Request) -> web.Response:
     """The caller's orders, newest first, paged; by ``status`` and ``sku``."""
-    query = request.query
+    query = parse_query(OrdersQuery, request.query)
     venue = venue_of(request)
-    page = parse_page(query.get("limit"), query.get("before"))
-    status = parse_order_status(query.get("status"))
-    sku = sku_filter(venue, query.get("sku"))
+    sku = sku_filter(venue, query.sku)
+    page = Page(query.limit, query.before)
     return json_response(
-        await venue.orders_page(account_of(request), page, status=status, sku=sku)
+        await venue.orders_page(account_of(request), page, status=query.status, sku=sku)
     )
 
 
 async def get_order(request: web.Request) -> web.Response:
-    """One of the caller's orders (another's is 404)."""
+    """One of the caller's orders (another's is 404), as ``{"order", "fills": []}``."""
     order = venue_of(request).get_order(account_of(request), int_id(request, "order_id"))
-    return json_response(order)
-
-
-_AMEND_FIELDS = {"quantity": Field(int), "price_cents": Field(int)}
+    return json_response(_envelope(order))
 
 
 async def amend_order(request: web.Request) -> web.Response:
     """Change quantity (new total) and/or price of an open order."""
-    body = check_fields(await read_json(request), _AMEND_FIELDS)
-    if not body:
+    amend = wire_fields(parse_body(AmendRequest, await read_json(request)))
+    if not amend:
         raise ExchangeError("validation_error", "Send 'quantity' and/or 'price_cents'.")
     result = await venue_of(request).amend_order(
-        account_of(request), int_id(request, "order_id"), body
+        account_of(request), int_id(request, "order_id"), amend
     )
-    return json_response(result)
+    return json_response(_envelope(result["order"], result.get("fills")))
 
 
 async def cancel_order(request: web.Request) -> web.Response:
-    """Cancel an open order; answers its final state."""
+    """Cancel an open order; answers its final state as ``{"order", "fills": []}``."""
     order = await venue_of(request).cancel_order(account_of(request), int_id(request, "order_id"))
-    return json_response(order)
+    return json_response(_envelope(order))

@@ -7,12 +7,17 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from exchange.clock import rfc3339
-from exchange.errors import ExchangeError
-
 from .context import account_of, analytics_call, int_id, json_response, now_ns, venue_of
-from .marketdata import INTERVALS
-from .validation import Field, check_fields, query_time, read_json
+from .requests import (
+    HistoryQuery,
+    HoldingRequest,
+    PortfolioQuery,
+    parse_body,
+    parse_query,
+    parse_time,
+    read_json,
+    wire_fields,
+)
 
 if TYPE_CHECKING:
     from exchange.venue import Venue
@@ -25,15 +30,11 @@ __all__ = [
     "value_portfolio",
 ]
 
-MARKS = ("last_sale", "highest_bid", "lowest_ask", "mid")
-
 
 async def portfolio(request: web.Request) -> web.Response:
     """The caller's holdings valued at ``mark`` with totals."""
-    mark = request.query.get("mark", "last_sale")
-    if mark not in MARKS:
-        raise ExchangeError("validation_error", f"'mark' must be one of: {', '.join(MARKS)}.")
-    return json_response(await value_portfolio(venue_of(request), account_of(request), mark))
+    query = parse_query(PortfolioQuery, request.query)
+    return json_response(await value_portfolio(venue_of(request), account_of(request), query.mark))
 
 
 async def value_portfolio(venue: Venue, account: Any, mark: str) -> dict[str, Any]:
@@ -64,21 +65,9 @@ def _net_proceeds_fn(venue: Venue, account: Any, now: int) -> Callable[[int], in
     return net
 
 
-_HOLDING_FIELDS = {
-    "sku": Field(str, required=True),
-    "purchase_price_cents": Field(int, required=True),
-    "acquired_at": Field(str),
-    "condition": Field(str, choices=("new", "used")),
-}
-
-
 async def add_holding(request: web.Request) -> web.Response:
     """Add an item the collector owns by hand (``acquired_at`` defaults to now)."""
-    body = check_fields(await read_json(request), _HOLDING_FIELDS)
-    if body["purchase_price_cents"] < 0:
-        raise ExchangeError("validation_error", "'purchase_price_cents' must be >= 0.")
-    if not body.get("acquired_at"):
-        body = {**body, "acquired_at": rfc3339(now_ns())}
+    body = wire_fields(parse_body(HoldingRequest, await read_json(request)))
     holding = await venue_of(request).add_holding(account_of(request), body)
     return json_response(holding, status=201)
 
@@ -91,16 +80,13 @@ async def remove_holding(request: web.Request) -> web.Response:
 
 async def portfolio_history(request: web.Request) -> web.Response:
     """Daily value of what was held each day, marked at that day's last sale."""
-    interval = request.query.get("interval", "1d")
-    if interval not in INTERVALS:
-        raise ExchangeError(
-            "validation_error", f"'interval' must be one of: {', '.join(INTERVALS)}."
-        )
+    query = parse_query(HistoryQuery, request.query)
+    interval = query.interval
     now = now_ns()
-    end = query_time(request, "end")
-    start = query_time(request, "start")
+    end = parse_time(query.end, "end") if query.end is not None else None
+    start = parse_time(query.start, "start") if query.start is not None else None
     if start is not None and end is not None and start >= end:
-        raise ExchangeError("validation_error", "'start' must be before 'end'.")
+        return json_response({"interval": interval, "points": []})  # an empty window
     venue = venue_of(request)
     account = account_of(request)
     result = await analytics_call(

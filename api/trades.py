@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exchange.history import parse_page, parse_settlement_status
+from exchange.history import Page
 
 from .context import account_of, int_id, json_response, sku_filter, venue_of
-from .validation import Field, check_fields, read_json
+from .requests import (
+    AuthenticateRequest,
+    LedgerQuery,
+    MyTradesQuery,
+    parse_body,
+    parse_query,
+    read_json,
+)
 
 __all__ = ["authenticate_trade", "ledger", "list_trades", "ship_trade"]
 
@@ -15,13 +22,14 @@ __all__ = ["authenticate_trade", "ledger", "list_trades", "ship_trade"]
 async def list_trades(request: web.Request) -> web.Response:
     """The caller's own fills (an authenticator's: every trade), newest first,
     paged; by ``sku`` and ``settlement_status`` (``shipped``: the work queue)."""
-    query = request.query
+    query = parse_query(MyTradesQuery, request.query)
     venue = venue_of(request)
-    page = parse_page(query.get("limit"), query.get("before"))
-    status = parse_settlement_status(query.get("settlement_status"))
-    sku = sku_filter(venue, query.get("sku"))
+    sku = sku_filter(venue, query.sku)
+    page = Page(query.limit, query.before)
     return json_response(
-        await venue.trades_page(account_of(request), page, sku=sku, settlement_status=status)
+        await venue.trades_page(
+            account_of(request), page, sku=sku, settlement_status=query.settlement_status
+        )
     )
 
 
@@ -31,20 +39,17 @@ async def ship_trade(request: web.Request) -> web.Response:
     return json_response(trade)
 
 
-_AUTH_FIELDS = {"passed": Field(bool, required=True)}
-
-
 async def authenticate_trade(request: web.Request) -> web.Response:
     """An authenticator records the verdict on a shipped item."""
-    body = check_fields(await read_json(request), _AUTH_FIELDS)
+    body = parse_body(AuthenticateRequest, await read_json(request))
     trade = await venue_of(request).authenticate_trade(
-        account_of(request), int_id(request, "trade_id"), body["passed"]
+        account_of(request), int_id(request, "trade_id"), body.passed
     )
     return json_response(trade)
 
 
 async def ledger(request: web.Request) -> web.Response:
     """The caller's ledger: charges, payouts, fees, refunds and penalties in cents."""
-    query = request.query
-    page = parse_page(query.get("limit"), query.get("before"))
+    query = parse_query(LedgerQuery, request.query)
+    page = Page(query.limit, query.before)
     return json_response(await venue_of(request).ledger_page(account_of(request), page))

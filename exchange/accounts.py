@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from .errors import ExchangeError
 
 __all__ = [
     "API_KEY_PREFIX",
+    "NAME_PATTERN",
     "Account",
     "Accounts",
     "Role",
@@ -32,6 +34,13 @@ __all__ = [
 
 API_KEY_PREFIX = "rx_"
 NAME_MAX_LENGTH = 100
+# A name's characters: no control or invisible formatting character (a newline
+# would forge lines in logs and CLI output, a bidi override would disguise the
+# name) and at least one that is not a space. A regular expression, so that
+# the API's document states the very rule (api/requests.py).
+_NAME_HIDDEN = r"\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
+_NAME_SPACES = r"\x20\xa0\u1680\u2000-\u200a\u202f\u205f\u3000"
+NAME_PATTERN = rf"^[^{_NAME_HIDDEN}]*[^{_NAME_HIDDEN}{_NAME_SPACES}][^{_NAME_HIDDEN}]*$"
 
 
 class Role(enum.StrEnum):
@@ -92,7 +101,8 @@ def validate_name(name: object) -> str:
 
     Raises:
         ExchangeError: ``validation_error`` unless ``name`` is a string of 1
-            to 100 printable characters after stripping surrounding whitespace.
+            to 100 characters after stripping surrounding whitespace, matching
+            :data:`NAME_PATTERN`.
     """
     if not isinstance(name, str):
         raise ExchangeError("validation_error", "name must be a string.")
@@ -103,8 +113,7 @@ def validate_name(name: object) -> str:
         raise ExchangeError(
             "validation_error", f"name must be at most {NAME_MAX_LENGTH} characters long."
         )
-    # A newline or other control character would forge lines in logs and CLI output.
-    if not stripped.isprintable():
+    if re.fullmatch(NAME_PATTERN, name) is None:
         raise ExchangeError("validation_error", "name must not contain control characters.")
     return stripped
 

@@ -214,12 +214,20 @@ async def test_market_data_errors(api: Api, sku: str) -> None:
         (f"/v1/skus/{sku}/candles", {"interval": "5m"}, 422, "validation_error"),
         (f"/v1/skus/{sku}/candles", {"start": "yesterday"}, 422, "validation_error"),
         (f"/v1/skus/{sku}/candles", {"format": "xml"}, 422, "validation_error"),
-        (f"/v1/skus/{sku}/candles", {"start": "2026-01-02", "end": "2026-01-01"}, 422,
-         "validation_error"),
+        (f"/v1/skus/{sku}/candles", {"start": ""}, 422, "validation_error"),
+        (f"/v1/skus/{sku}/trades", {"before": ""}, 422, "validation_error"),
+        (f"/v1/skus/{sku}/trades", {"before": "9" * 30}, 422, "validation_error"),
     ]
     for path, params, status, code in cases:
         reply = await api.get(path, params=params)
         assert (reply.status, reply.body["code"]) == (status, code), (path, params, reply.body)
+    huge = await api.get(f"/v1/skus/{sku}/trades", params={"before": "9" * 30})
+    assert "between 1 and 9223372036854775807" in huge.body["detail"]
+    # A window that holds no time holds no candles; any RFC 3339 year is a time.
+    for params in ({"start": "2026-01-02", "end": "2026-01-01"},
+                   {"start": "0001-01-01T00:00:00+23:59", "end": "9999-12-31T23:59:59-23:59"}):
+        reply = await api.get(f"/v1/skus/{sku}/candles", params=params)
+        assert reply.status == 200 and reply.body["candles"] == [], (params, reply.body)
 
 
 # ------------------------------------------------------------------------ orders
@@ -233,7 +241,10 @@ async def test_order_lifecycle_and_isolation(api: Api, sku: str) -> None:
     assert order["status"] == "open" and order["remaining_quantity"] == 3
     oid = order["id"]
 
-    assert (await api.get(f"/v1/orders/{oid}", key=alice)).body["id"] == oid
+    # Every order-returning endpoint answers {"order", "fills"} (the trades
+    # this request made: none for a read).
+    got = (await api.get(f"/v1/orders/{oid}", key=alice)).body
+    assert got["order"]["id"] == oid and got["fills"] == []
     # Another account's order does not exist for bob.
     for call in (
         api.get(f"/v1/orders/{oid}", key=bob),
@@ -243,6 +254,10 @@ async def test_order_lifecycle_and_isolation(api: Api, sku: str) -> None:
         reply = await call
         assert reply.status == 404 and reply.body["code"] == "not_found"
     assert (await api.get("/v1/orders/999999", key=alice)).status == 404
+    # An id past the wire's 64-bit integers is out of range, not "not an integer".
+    huge = await api.get("/v1/orders/99999999999999999999999999", key=alice)
+    assert (huge.status, huge.body["code"]) == (422, "validation_error")
+    assert "between 0 and 9223372036854775807" in huge.body["detail"]
 
     amended = await api.patch(f"/v1/orders/{oid}", key=alice, json={"quantity": 2})
     assert amended.status == 200 and amended.body["order"]["quantity"] == 2
@@ -260,7 +275,8 @@ async def test_order_lifecycle_and_isolation(api: Api, sku: str) -> None:
     assert bad.status == 422
 
     canceled = await api.delete(f"/v1/orders/{oid}", key=alice)
-    assert canceled.status == 200 and canceled.body["status"] == "canceled"
+    assert canceled.status == 200 and canceled.body["order"]["status"] == "canceled"
+    assert canceled.body["fills"] == []
     again = await api.delete(f"/v1/orders/{oid}", key=alice)
     assert again.status == 409 and again.body["code"] == "order_not_open"
     assert (await api.get("/v1/orders", key=alice, params={"status": "open"})).body["orders"] == []
@@ -275,10 +291,30 @@ async def test_market_orders_buy_now_sell_now(api: Api, sku: str) -> None:
     order = buy_now.body["order"]
     assert (order["status"], order["filled_quantity"]) == ("canceled", 1)
     assert buy_now.body["fills"][0]["price_cents"] == 30_000
-    # A market order on an empty side is journaled and ends canceled, unfilled.
+    # A market order on an empty side is journaled and ends canceled, unfilled:
+    # it never rests, in the answer, in the stored order or on the book.
     sell_now = await api.post("/v1/orders", key=seller, json={
         "sku": sku, "side": "ask", "type": "market", "quantity": 1})
-    assert sell_now.status == 201 and sell_now.body["order"]["filled_quantity"] == 0
+    assert sell_now.status == 201
+    answer = sell_now.body["order"]
+    assert (answer["status"], answer["filled_quantity"]) == ("canceled", 0)
+    assert sell_now.body["fills"] == []
+    stored = (await api.get(f"/v1/orders/{answer['id']}", key=seller)).body["order"]
+    assert (stored["status"], stored["filled_quantity"]) == ("canceled", 0)
+    for key in (seller, buyer):
+        assert (await api.get("/v1/orders", key=key, params={"status": "open"})).body[
+            "orders"] == []
+    book = (await api.get(f"/v1/skus/{sku}/book")).body
+    assert book["bids"] == [] and book["asks"] == []
+
+
+async def test_integral_numbers_are_integers(api: Api, sku: str) -> None:
+    # JSON has one number type: 10000.0 is the integer 10000 (as JSON Schema says).
+    key = await api.account()
+    reply = await api.post("/v1/orders", key=key, json={
+        "sku": sku, "side": "bid", "type": "limit", "price_cents": 10_000.0, "quantity": 2.0})
+    assert reply.status == 201, reply.body
+    assert (reply.body["order"]["price_cents"], reply.body["order"]["quantity"]) == (10_000, 2)
 
 
 async def test_bad_orders_change_nothing(api: Api, sku: str) -> None:
@@ -287,7 +323,13 @@ async def test_bad_orders_change_nothing(api: Api, sku: str) -> None:
     cases: list[tuple[Any, int, str]] = [
         ({**good, "quantity": True}, 422, "validation_error"),
         ({**good, "quantity": "1"}, 422, "validation_error"),
-        ({**good, "price_cents": 10_000.0}, 422, "validation_error"),
+        ({**good, "price_cents": 10_000.5}, 422, "validation_error"),
+        ({**good, "quantity": 99999999999999999999999999}, 422, "quantity_out_of_range"),
+        ({**good, "price_cents": 99999999999999999999999999}, 422, "price_out_of_band"),
+        ({**good, "expires_in_days": 10**30}, 422, "validation_error"),
+        ({k: v for k, v in good.items() if k != "price_cents"}, 422, "missing_price"),
+        ({**good, "time_in_force": "ioc", "post_only": True}, 422, "invalid_order"),
+        ({**good, "type": "market", "expires_in_days": 3}, 422, "invalid_order"),
         ({**good, "quantity": 0}, 422, "quantity_out_of_range"),
         ({**good, "quantity": 10**9}, 422, "quantity_out_of_range"),
         ({**good, "price_cents": 10_050}, 422, "off_tick"),
@@ -356,20 +398,28 @@ async def test_batch(api: Api, sku: str) -> None:
     orders = [
         limit(sku, "ask", 30_000),
         limit(sku, "ask", 30_050),
-        {"sku": sku},
-        "not an order",
         limit(sku, "bid", 20_000, 2),
     ]
     reply = await api.post("/v1/orders/batch", key=key, json={"orders": orders})
     assert reply.status == 200
     results = reply.body["results"]
-    assert len(results) == 5
-    assert results[0]["order"]["status"] == "open"
+    assert len(results) == 3
+    assert results[0]["order"]["status"] == "open" and results[0]["fills"] == []
+    # What depends on the market (the SKU's tick) is refused per order...
     assert results[1]["error"]["code"] == "off_tick"
-    assert results[2]["error"]["code"] == "validation_error"
-    assert results[3]["error"]["code"] == "validation_error"
-    assert results[4]["order"]["quantity"] == 2
+    assert results[2]["order"]["quantity"] == 2
     assert len((await api.get("/v1/orders", key=key)).body["orders"]) == 2
+
+    # ...what breaks the contract refuses the whole batch, naming the item.
+    for item, code, where in (
+        ({"sku": sku}, "validation_error", "orders[1].type"),
+        ("not an order", "validation_error", "orders[1]"),
+        ({**limit(sku, "bid", 10_000), "colour": "red"}, "unknown_field", "orders[1].colour"),
+    ):
+        bad = await api.post("/v1/orders/batch", key=key,
+                             json={"orders": [limit(sku, "bid", 10_000), item]})
+        assert (bad.status, bad.body["code"]) == (422, code), bad.body
+        assert where in bad.body["detail"], bad.body
 
     too_many = await api.post("/v1/orders/batch", key=key,
                               json={"orders": [limit(sku, "bid", 10_000)] * 101})

@@ -48,8 +48,8 @@ async def test_amend_making_a_post_only_take_is_409_and_changes_nothing(api: Api
     assert reply.status == 409
     assert reply.body["code"] == "post_only_would_take"
     after = await api.get(f"/v1/orders/{order_id}", key=taker)
-    assert after.body["status"] == "open"
-    assert after.body["price_cents"] == 9_000
+    assert after.body["order"]["status"] == "open"
+    assert after.body["order"]["price_cents"] == 9_000
     book = await api.get(f"/v1/skus/{sku}/book")
     assert book.body["bids"] == [[9_000, 1, 1]]
     assert book.body["asks"] == [[10_000, 1, 1]]
