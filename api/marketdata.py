@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from exchange.analytics import INTERVALS
 from exchange.errors import ExchangeError
 from exchange.exports import EXPORT_CONTENT_TYPES
 from exchange.history import Page
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_CANDLES",
-    "INTERVALS",
-    "INTERVAL_NS",
     "product_candles",
     "product_summary",
     "require_sku",
@@ -33,13 +32,6 @@ __all__ = [
     "sku_trades",
 ]
 
-INTERVALS = ("1m", "1h", "1d", "1w")
-INTERVAL_NS = {
-    "1m": 60 * 10**9,
-    "1h": 3_600 * 10**9,
-    "1d": 86_400 * 10**9,
-    "1w": 7 * 86_400 * 10**9,
-}
 # Default candle window when no start is given: this many intervals back.
 DEFAULT_CANDLES = 500
 
@@ -100,7 +92,7 @@ def _candle_window(request: web.Request) -> tuple[CandleQuery, int, int]:
     start_ns = (
         parse_time(query.start, "start")
         if query.start is not None
-        else end_ns - DEFAULT_CANDLES * INTERVAL_NS[query.interval]
+        else end_ns - DEFAULT_CANDLES * INTERVALS[query.interval]
     )
     return query, start_ns, end_ns
 

@@ -118,6 +118,7 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         observe_request(request.method, pattern, status, time.perf_counter() - started)
 
 
+# aiohttp's own refusals, by status, as codes of exchange.errors.CODES.
 _HTTP_CODES = {
     400: "invalid_request",
     401: "unauthorized",

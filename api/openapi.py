@@ -12,7 +12,15 @@ with it (RFC 9457).
 
 from __future__ import annotations
 
+import enum
 from typing import Any
+
+from exchange.analytics import INTERVALS
+from exchange.errors import CODES
+from exchange.portfolio import Condition, HoldingSource
+from exchange.settlement import LedgerKind, SettlementStatus
+from exchange.valuation import MARKS
+from orderbook.rules import OrderStatus, OrderType, Side, TimeInForce
 
 from .requests import (
     MAX_INT,
@@ -39,6 +47,11 @@ _STR_NULL = {"type": ["string", "null"]}
 _TIME = {"type": "string", "format": "date-time"}
 _TIME_NULL = {"type": ["string", "null"], "format": "date-time"}
 _NUM_NULL = {"type": ["number", "null"]}
+
+
+def _enum(values: type[enum.StrEnum]) -> Schema:
+    """The wire values of an enum, named once where the enum is defined."""
+    return {"enum": [str(v) for v in values]}
 
 
 def _obj(props: dict[str, Any], required: list[str] | None = None, **extra: Any) -> Schema:
@@ -77,7 +90,12 @@ SCHEMAS: dict[str, Schema] = {
             "title": _STR,
             "status": {"type": "integer", "minimum": 400, "maximum": 599},
             "detail": _STR,
-            "code": _STR,
+            "code": {
+                "enum": list(CODES),
+                "description": "; ".join(
+                    f"`{code}` ({entry.status}): {entry.meaning}" for code, entry in CODES.items()
+                ),
+            },
             "instance": _STR,
         },
         ["type", "title", "status", "detail", "code"],
@@ -204,7 +222,7 @@ SCHEMAS: dict[str, Schema] = {
         {
             "sku": _STR,
             "style": _STR,
-            "interval": {"enum": ["1m", "1h", "1d", "1w"]},
+            "interval": {"enum": list(INTERVALS)},
             "candles": {"type": "array", "items": _ref("Candle")},
         },
         ["interval", "candles"],
@@ -215,15 +233,15 @@ SCHEMAS: dict[str, Schema] = {
             "id": _INT,
             "client_order_id": _STR_NULL,
             "sku": _STR,
-            "side": {"enum": ["bid", "ask"]},
-            "type": {"enum": ["limit", "market"]},
-            "time_in_force": {"enum": ["gtc", "ioc", "fok"]},
+            "side": _enum(Side),
+            "type": _enum(OrderType),
+            "time_in_force": _enum(TimeInForce),
             "post_only": {"type": "boolean"},
             "price_cents": _INT_NULL,
             "quantity": _INT,
             "filled_quantity": _INT,
             "remaining_quantity": _INT,
-            "status": {"enum": ["open", "filled", "canceled", "expired", "rejected"]},
+            "status": _enum(OrderStatus),
             "cancel_reason": _STR_NULL,
             "created_at": _TIME,
             "updated_at": _TIME_NULL,
@@ -249,14 +267,12 @@ SCHEMAS: dict[str, Schema] = {
             "sku": _STR,
             "price_cents": _INT,
             "quantity": _INT,
-            "taker_side": {"enum": ["bid", "ask"]},
+            "taker_side": _enum(Side),
             "buy_order_id": _INT_NULL,
             "sell_order_id": _INT_NULL,
             "time": _TIME,
-            "settlement_status": {
-                "enum": ["awaiting_shipment", "shipped", "delivered", "canceled"]
-            },
-            "side": {"enum": ["bid", "ask"]},
+            "settlement_status": _enum(SettlementStatus),
+            "side": _enum(Side),
             "role": {"enum": ["maker", "taker"]},
             "ship_by": _TIME_NULL,
         },
@@ -286,7 +302,7 @@ SCHEMAS: dict[str, Schema] = {
         {
             "id": _INT,
             "trade_id": _INT_NULL,
-            "kind": {"enum": ["charge", "payout", "fee", "refund", "penalty"]},
+            "kind": _enum(LedgerKind),
             "amount_cents": _INT,
             "time": _TIME,
             "description": _STR,
@@ -300,8 +316,8 @@ SCHEMAS: dict[str, Schema] = {
             "sku": _STR,
             "purchase_price_cents": _INT,
             "acquired_at": _TIME,
-            "condition": {"enum": ["new", "used"]},
-            "source": {"enum": ["manual", "exchange"]},
+            "condition": _enum(Condition),
+            "source": _enum(HoldingSource),
         },
         ["id", "sku", "purchase_price_cents", "acquired_at", "condition"],
     ),
@@ -321,7 +337,7 @@ SCHEMAS: dict[str, Schema] = {
     },
     "Portfolio": _obj(
         {
-            "mark": {"enum": ["last_sale", "highest_bid", "lowest_ask", "mid"]},
+            "mark": {"enum": list(MARKS)},
             "items": {"type": "array", "items": _ref("PortfolioItem")},
             "totals": _obj(
                 {

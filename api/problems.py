@@ -33,18 +33,9 @@ __all__ = [
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://resale.exchange/problems/"
 
-# Codes the API adds to the venue's table: HTTP-level refusals.
-_EXTRA_STATUS: dict[str, int] = {
-    "method_not_allowed": 405,
-    "internal_error": 500,
-    "unsupported_media_type": 415,
-    "not_ready": 503,
-}
-
-
 def status_for(code: str) -> int:
-    """The HTTP status of a problem ``code`` (400 for codes nobody listed)."""
-    return STATUS_BY_CODE.get(code) or _EXTRA_STATUS.get(code, 400)
+    """The HTTP status of a problem ``code`` (exchange.errors.CODES; 500 if unlisted)."""
+    return STATUS_BY_CODE.get(code, 500)
 
 
 def problem_body(

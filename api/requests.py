@@ -34,11 +34,15 @@ from aiohttp import web
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from exchange.accounts import NAME_MAX_LENGTH, NAME_PATTERN
+from exchange.accounts import NAME_MAX_LENGTH, NAME_PATTERN, Role
+from exchange.analytics import EXPORT_FORMATS, INTERVALS
 from exchange.clock import parse_rfc3339
 from exchange.errors import ExchangeError
 from exchange.history import DEFAULT_LIMIT, MAX_LIMIT
-from exchange.portfolio import MAX_PURCHASE_PRICE_CENTS
+from exchange.portfolio import MAX_PURCHASE_PRICE_CENTS, Condition
+from exchange.settlement import SettlementStatus
+from exchange.valuation import MARKS
+from orderbook.rules import OrderStatus, Side
 
 __all__ = [
     "MAX_INT",
@@ -93,6 +97,11 @@ def _range(low: int, high: int, description: str | None = None) -> Any:
     return Annotated[int, Field(ge=low, le=high, description=description), _AS_INT]
 
 
+def _one_of(values: Iterable[str]) -> Any:
+    """A Literal of wire values defined elsewhere (an enum, a table), named once there."""
+    return Literal.__getitem__(tuple(str(v) for v in values))
+
+
 def _strict_bool(value: Any) -> Any:
     # Literal[False] alone would take 0 (0 == False in Python).
     if value is not None and type(value) is not bool:
@@ -122,7 +131,7 @@ class AccountRequest(_Model):
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "alice"}]})
 
     name: Name
-    role: Literal["trader", "authenticator", "admin"] = "trader"
+    role: _one_of(Role) = "trader"  # type: ignore[valid-type]
 
 
 class ProductRequest(_Model):
@@ -167,7 +176,7 @@ class _Order(_Model):
     """What every order names: the SKU, the side, how many, an optional retry id."""
 
     sku: Sku
-    side: Literal["bid", "ask"]
+    side: _one_of(Side)  # type: ignore[valid-type]
     quantity: Count
     client_order_id: ClientOrderId | None = None
 
@@ -300,7 +309,7 @@ class HoldingRequest(_Model):
             json_schema_extra={"anyOf": [{"format": "date-time"}, {"format": "date"}]},
         ),
     ] = None  # type: ignore[assignment]
-    condition: Literal["new", "used"] = "new"
+    condition: _one_of(Condition) = "new"  # type: ignore[valid-type]
 
 
 # ------------------------------------------------------------------- queries
@@ -312,7 +321,7 @@ class _Query(_Model):
     pass
 
 
-Interval = Literal["1m", "1h", "1d", "1w"]
+Interval = _one_of(INTERVALS)
 Time = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 
 
@@ -322,9 +331,7 @@ class CandleQuery(_Query):
     interval: Annotated[Interval, Field(description="Candle width.")] = "1h"
     start: Annotated[Time, Field(description="RFC 3339 start (inclusive).")] = None  # type: ignore[assignment]
     end: Annotated[Time, Field(description="RFC 3339 end (exclusive).")] = None  # type: ignore[assignment]
-    format: Annotated[Literal["json", "csv", "parquet"], Field(description="Output format.")] = (
-        "json"
-    )
+    format: Annotated[_one_of(EXPORT_FORMATS), Field(description="Output format.")] = "json"
 
 
 class BookQuery(_Query):
@@ -356,10 +363,7 @@ SkuFilter = Annotated[
 class OrdersQuery(_Paged):
     """A page of the caller's orders, optionally of one status and SKU."""
 
-    status: Annotated[
-        Literal["open", "filled", "canceled", "expired", "rejected"],
-        Field(description="Filter by status."),
-    ] = None  # type: ignore[assignment]
+    status: Annotated[_one_of(OrderStatus), Field(description="Filter by status.")] = None  # type: ignore[assignment]
     sku: SkuFilter = None  # type: ignore[assignment]
 
 
@@ -368,7 +372,7 @@ class MyTradesQuery(_Paged):
 
     sku: SkuFilter = None  # type: ignore[assignment]
     settlement_status: Annotated[
-        Literal["awaiting_shipment", "shipped", "delivered", "canceled"],
+        _one_of(SettlementStatus),
         Field(description="Filter by settlement status (shipped: the authenticator's queue)."),
     ] = None  # type: ignore[assignment]
 
@@ -376,10 +380,7 @@ class MyTradesQuery(_Paged):
 class PortfolioQuery(_Query):
     """How to value holdings."""
 
-    mark: Annotated[
-        Literal["last_sale", "highest_bid", "lowest_ask", "mid"],
-        Field(description="How to value holdings."),
-    ] = "last_sale"
+    mark: Annotated[_one_of(MARKS), Field(description="How to value holdings.")] = "last_sale"
 
 
 class HistoryQuery(_Query):
