@@ -14,13 +14,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["build_openapi", "main", "make_app", "value_portfolio"]
+__all__ = ["build_openapi", "main", "make_app"]
 
 _WHERE = {
     "build_openapi": "openapi",
     "main": "cli",
     "make_app": "app",
-    "value_portfolio": "portfolio",
 }
 
 

@@ -1,4 +1,4 @@
-"""The REST API: an aiohttp application over one :class:`exchange.venue.Venue`.
+"""The REST API: an aiohttp application over a venue (:class:`exchange.venueapi.VenueApi`).
 
 ``make_app(venue, ...)`` builds the application from the route table below.
 Handlers live in one module per concept (``ops``, ``accounts``, ``catalog``,
@@ -19,14 +19,18 @@ from aiohttp import web
 from . import accounts, catalog, marketdata, ops, orders, portfolio, trades
 from .context import ACCOUNT_KEY, CONFIG_KEY, VENUE_KEY, ApiConfig, Handler
 from .guards import body_middleware, crash_middleware
-from .middleware import auth_middleware, metrics_middleware, problem_middleware
+from .middleware import (
+    auth_middleware,
+    metrics_middleware,
+    problem_middleware,
+    query_middleware,
+)
 from .openapi import build_openapi
-from .portfolio import value_portfolio
 from .security import setup_security
 from .throttle import batch_middleware, setup_throttles, throttle_middleware
 
 if TYPE_CHECKING:
-    from exchange.venue import Venue
+    from exchange.venueapi import VenueApi
 
 __all__ = [
     "ACCOUNT_KEY",
@@ -35,7 +39,6 @@ __all__ = [
     "VENUE_KEY",
     "ApiConfig",
     "make_app",
-    "value_portfolio",
 ]
 
 ROUTES: list[tuple[str, str, Handler]] = [
@@ -73,7 +76,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
 
 
 def make_app(
-    venue: Venue,
+    venue: VenueApi,
     *,
     rate_limit: float = 100.0,
     burst: int = 200,
@@ -87,7 +90,8 @@ def make_app(
     """Build the REST application over ``venue``.
 
     Args:
-        venue: an open :class:`exchange.venue.Venue`.
+        venue: an open venue (:class:`exchange.venueapi.VenueApi`, e.g. a
+            :class:`exchange.venue.Venue`).
         rate_limit: requests per second per API key; 0 turns limits off.
         burst: token bucket size per key.
         max_body: largest request body in bytes (larger: 413 payload_too_large).
@@ -111,7 +115,7 @@ def make_app(
         # body guard and batch weight after it (api/guards.py, api/throttle.py).
         middlewares=[
             crash_middleware, metrics_middleware, problem_middleware, throttle_middleware,
-            auth_middleware, body_middleware, batch_middleware,
+            auth_middleware, body_middleware, batch_middleware, query_middleware,
         ],
     )
     cfg = ApiConfig(rate_limit=rate_limit, burst=burst, max_body=max_body, feed_url=feed_url)

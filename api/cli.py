@@ -655,10 +655,10 @@ class _Refused(CliError):
 
 async def _portfolio_offline(args: argparse.Namespace) -> dict[str, Any]:
     """Open the venue on the data dir (server stopped), value, close."""
+    from exchange.appraisal import value_portfolio
+    from exchange.clock import now_ns
     from exchange.datadir import DataDirLocked
     from exchange.venue import Venue, VenueConfig
-
-    from .app import value_portfolio
 
     config = VenueConfig(data_dir=Path(args.data_dir), database_url=args.database_url,
                          demo_catalog=False)
@@ -670,7 +670,7 @@ async def _portfolio_offline(args: argparse.Namespace) -> dict[str, Any]:
         account = venue.authenticate(args.api_key)
         if account is None:
             raise CliError("the API key is not known in this data directory")
-        return await value_portfolio(venue, account, args.mark)
+        return await value_portfolio(venue, account, args.mark, now_ns())
     finally:
         await venue.close()
 

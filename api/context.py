@@ -21,7 +21,7 @@ from .ratelimit import RateLimiter
 from .requests import MAX_INT
 
 if TYPE_CHECKING:
-    from exchange.venue import Venue
+    from exchange.venueapi import VenueApi
 
 __all__ = [
     "ACCOUNT_KEY",
@@ -62,8 +62,8 @@ ACCOUNT_KEY = web.RequestKey("account", object)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def venue_of(request: web.Request) -> Venue:
-    """The venue the application serves."""
+def venue_of(request: web.Request) -> VenueApi:
+    """The venue the application serves, as the REST app's protocol."""
     return request.app[VENUE_KEY]  # type: ignore[return-value]
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from exchange import appraisal
 from exchange.analytics import INTERVALS
 from exchange.errors import ExchangeError
 from exchange.exports import EXPORT_CONTENT_TYPES
@@ -19,7 +20,7 @@ from .context import analytics_call, json_response, now_ns, venue_of
 from .requests import BookQuery, CandleQuery, TradesQuery, parse_query, parse_time
 
 if TYPE_CHECKING:
-    from exchange.venue import Venue
+    from exchange.venueapi import VenueApi
 
 __all__ = [
     "DEFAULT_CANDLES",
@@ -36,7 +37,7 @@ __all__ = [
 DEFAULT_CANDLES = 500
 
 
-def require_sku(venue: Venue, sku: str) -> None:
+def require_sku(venue: VenueApi, sku: str) -> None:
     """Raise ``unknown_sku`` unless the catalog lists ``sku``."""
     if not venue.sku_exists(sku):
         raise ExchangeError("unknown_sku", f"There is no SKU '{sku}'.")
@@ -44,45 +45,14 @@ def require_sku(venue: Venue, sku: str) -> None:
 
 async def sku_summary(request: web.Request) -> web.Response:
     """Market summary of one SKU with its trading rules."""
-    venue = venue_of(request)
-    rules = venue.sku_rules(request.match_info["sku"])  # unknown_sku
-    sku = rules["sku"]
-    bid, ask = venue.mirror.best(sku)
-    summary = await analytics_call(
-        venue.analytics.sku_summary,
-        sku,
-        now_ns=now_ns(),
-        retail_price_cents=rules["retail_price_cents"],
-        best_bid=bid,
-        best_ask=ask,
-    )
-    return json_response({**rules, **summary})
+    summary = await appraisal.sku_summary(venue_of(request), request.match_info["sku"], now_ns())
+    return json_response(summary)
 
 
 async def product_summary(request: web.Request) -> web.Response:
     """Market summary of a product over all its sizes."""
-    venue = venue_of(request)
-    product = venue.product(request.match_info["style"])
-    skus = [s["sku"] for s in product["skus"]]
-    bests = [venue.mirror.best(s) for s in skus]
-    bids = [b for b, _ in bests if b is not None]
-    asks = [a for _, a in bests if a is not None]
-    best_bid = max(bids) if bids else None
-    best_ask = min(asks) if asks else None
-    summary = await analytics_call(
-        venue.analytics.product_summary,
-        product["style"],
-        now_ns=now_ns(),
-        retail_price_cents=product["retail_price_cents"],
-        best_bid=best_bid,
-        best_ask=best_ask,
-        skus=skus,
-    )
-    out = {"style": product["style"], "name": product["name"], "skus": skus}
-    out.update(summary)
-    out["lowest_ask_cents"] = best_ask
-    out["highest_bid_cents"] = best_bid
-    return json_response(out)
+    style = request.match_info["style"]
+    return json_response(await appraisal.product_summary(venue_of(request), style, now_ns()))
 
 
 def _candle_window(request: web.Request) -> tuple[CandleQuery, int, int]:
@@ -98,7 +68,7 @@ def _candle_window(request: web.Request) -> tuple[CandleQuery, int, int]:
 
 
 async def _candles_response(
-    venue: Venue,
+    venue: VenueApi,
     skus: list[str],
     window: tuple[str, int, int],
     fmt: str,

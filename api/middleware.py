@@ -34,7 +34,6 @@ from .problems import problem_from_error, problem_response
 from .requests import check_query_names
 
 __all__ = [
-    "MIDDLEWARES",
     "auth_middleware",
     "metrics_middleware",
     "problem_middleware",
@@ -236,6 +235,3 @@ async def query_middleware(request: web.Request, handler: Handler) -> web.Stream
             check_query_names(request.method, route, request.query.keys())
     return await handler(request)
 
-
-MIDDLEWARES = [metrics_middleware, problem_middleware, auth_middleware, query_middleware]
-"""The pipeline in order, outermost first."""

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
 from aiohttp import web
+
+from exchange.appraisal import value_portfolio
 
 from .context import account_of, analytics_call, int_id, json_response, now_ns, venue_of
 from .requests import (
@@ -19,50 +18,19 @@ from .requests import (
     wire_fields,
 )
 
-if TYPE_CHECKING:
-    from exchange.venue import Venue
-
 __all__ = [
     "add_holding",
     "portfolio",
     "portfolio_history",
     "remove_holding",
-    "value_portfolio",
 ]
 
 
 async def portfolio(request: web.Request) -> web.Response:
     """The caller's holdings valued at ``mark`` with totals."""
     query = parse_query(PortfolioQuery, request.query)
-    return json_response(await value_portfolio(venue_of(request), account_of(request), query.mark))
-
-
-async def value_portfolio(venue: Venue, account: Any, mark: str) -> dict[str, Any]:
-    """An account's portfolio valued at ``mark`` now (``GET /v1/portfolio``'s answer).
-
-    Live bests and the seller's fee level are read on the loop, where the
-    venue's state is consistent; only the store query goes to a thread.
-    """
-    now = now_ns()
-    bests = {sku: venue.mirror.best(sku) for sku in venue.mirror.skus()}
-    net_fn = _net_proceeds_fn(venue, account, now) if mark == "highest_bid" else None
-    result: dict[str, Any] = await analytics_call(
-        venue.analytics.portfolio, account.id, mark, now_ns=now, bests=bests, net_fn=net_fn
-    )
-    return result
-
-
-def _net_proceeds_fn(venue: Venue, account: Any, now: int) -> Callable[[int], int]:
-    """Price -> what the account would receive selling one unit now, after seller fees."""
-    from exchange.fees import compute_trade_fees
-
-    schedule = venue.fee_schedule
-    level = venue.seller_level(account, now)
-
-    def net(price_cents: int) -> int:
-        return compute_trade_fees(schedule, price_cents, 1, level).seller_payout_cents
-
-    return net
+    valued = await value_portfolio(venue_of(request), account_of(request), query.mark, now_ns())
+    return json_response(valued)
 
 
 async def add_holding(request: web.Request) -> web.Response:

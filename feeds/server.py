@@ -60,7 +60,7 @@ import socket
 import time
 from collections import Counter, deque
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -68,6 +68,7 @@ from websockets.protocol import State
 
 from exchange.clock import parse_rfc3339
 from exchange.marketdata import BookUpdate, L2Mirror, MarketDataEvent, TradeCanceled
+from exchange.venueapi import FeedSource
 
 from .marketstate import HistoryTrade, MarketState
 from .metrics import (
@@ -104,25 +105,8 @@ _BOOK, _TRADE, _TICKER, _CANDLE, _SNAPSHOT, _CONTROL = range(6)
 _Item = tuple[int, str, bytes]
 
 
-class FeedVenue(Protocol):
-    """What the feed needs of the venue (``exchange.venue.Venue`` provides it)."""
-
-    @property
-    def mirror(self) -> L2Mirror:
-        """The released L2 books."""
-        ...
-
-    def subscribe(self, callback: Any) -> None:
-        """Call ``callback(list[MarketDataEvent])`` after durability, in order."""
-        ...
-
-    def unsubscribe(self, callback: Any) -> None:
-        """Stop calling ``callback``."""
-        ...
-
-    def sku_exists(self, sku: str) -> bool:
-        """Whether the SKU is in the catalog."""
-        ...
+FeedVenue = FeedSource
+"""What the feed needs of the venue: :class:`exchange.venueapi.FeedSource`."""
 
 
 class _Client:
@@ -175,8 +159,8 @@ class FeedServer:
         ping_timeout: close when a ping is not answered in this time.
         close_timeout: how long a closing handshake may take before abort.
         history_limit: how many past trades seed a SKU's ticker and candles
-            (from ``venue.public_trades`` when the venue has it; trades
-            canceled in settlement are left out).
+            (from ``venue.public_trades``; trades canceled in settlement
+            are left out).
         send_buffer: when set, the kernel send buffer (``SO_SNDBUF``) of each
             connection, bounding kernel memory per client; None keeps the
             kernel's autotuning.
@@ -681,10 +665,9 @@ class FeedServer:
 
     def _history(self, sku: str) -> list[HistoryTrade]:
         """Recent trades of a SKU from the venue, to seed its ticker and candles."""
-        public_trades = getattr(self._venue, "public_trades", None)
-        if public_trades is None or self.history_limit <= 0:
+        if self.history_limit <= 0:
             return []
-        trades = public_trades(sku, self.history_limit, None)
+        trades = self._venue.public_trades(sku, self.history_limit, None)
         # A trade canceled in settlement is not a sale (DESIGN.md).
         return [
             (int(t["id"]), parse_rfc3339(t["time"]), int(t["price_cents"]), int(t["quantity"]))

@@ -1,0 +1,251 @@
+"""What the edges need of a venue: typed protocols, one per consumer.
+
+The REST app (``api/``) holds a :class:`VenueApi`, the websocket feed
+(``feeds/``) a :class:`FeedSource`. :class:`exchange.venue.Venue` (the
+single-process venue) provides both; cluster mode provides a second
+implementation of the same protocols, and the edges do not change. Nothing
+here is an implementation: these are the promises the edges rely on.
+
+Commands go in as requests (place, amend, cancel, ship, ...), are journaled
+and answered once durable; reads come from the released state (the L2 books
+in :attr:`VenueApi.mirror`, accounts, orders, trades) or from history
+(:attr:`VenueApi.analytics`, blocking queries to run off the event loop).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .accounts import Account
+from .fees import FeeSchedule
+from .marketdata import L2Mirror
+
+__all__ = ["Analytics", "FeedSource", "VenueApi"]
+
+Bests = Mapping[str, tuple[int | None, int | None]]
+
+
+class Analytics(Protocol):
+    """History queries over the trade store; each blocks, so run it in a thread."""
+
+    def sku_summary(
+        self,
+        sku: str,
+        *,
+        now_ns: int,
+        retail_price_cents: int | None = None,
+        best_bid: int | None = None,
+        best_ask: int | None = None,
+    ) -> dict[str, Any]:
+        """Market summary of one SKU as of ``now_ns``."""
+        ...
+
+    def product_summary(
+        self,
+        style: str,
+        *,
+        now_ns: int,
+        retail_price_cents: int | None = None,
+        best_bid: int | None = None,
+        best_ask: int | None = None,
+        skus: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """Market summary of a product over its sizes."""
+        ...
+
+    def candles(
+        self,
+        skus: Sequence[str],
+        interval: str = "1h",
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """OHLCV candles of ``skus`` in ``[start_ns, end_ns)``, empty intervals omitted."""
+        ...
+
+    def portfolio(
+        self,
+        account_id: str,
+        mark: str = "last_sale",
+        *,
+        now_ns: int,
+        bests: Bests | None = None,
+        net_fn: Callable[[int], int] | None = None,
+    ) -> dict[str, Any]:
+        """An account's holdings valued at ``mark``."""
+        ...
+
+    def portfolio_history(
+        self,
+        account_id: str,
+        interval: str = "1d",
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        *,
+        now_ns: int,
+    ) -> dict[str, Any]:
+        """An account's portfolio value over time."""
+        ...
+
+
+class FeedSource(Protocol):
+    """What the market-data feed needs: released books, events, recent trades."""
+
+    @property
+    def mirror(self) -> L2Mirror:
+        """The released L2 books (read once at start; events advance them)."""
+        ...
+
+    def subscribe(self, callback: Any) -> None:
+        """Call ``callback(list[MarketDataEvent])`` after durability, in order."""
+        ...
+
+    def unsubscribe(self, callback: Any) -> None:
+        """Stop calling ``callback``."""
+        ...
+
+    def sku_exists(self, sku: str) -> bool:
+        """Whether the SKU is in the catalog."""
+        ...
+
+    def public_trades(
+        self, sku: str, limit: int, before: int | None = None
+    ) -> list[dict[str, Any]]:
+        """A SKU's public trades, newest first, ids below ``before``."""
+        ...
+
+
+class VenueApi(Protocol):
+    """What the REST app needs: commands answered once durable, and reads."""
+
+    @property
+    def ready(self) -> bool:
+        """Whether recovery is done and commands are taken."""
+        ...
+
+    @property
+    def mirror(self) -> L2Mirror:
+        """The released L2 books: best prices for valuations and summaries."""
+        ...
+
+    @property
+    def analytics(self) -> Analytics:
+        """History queries (blocking)."""
+        ...
+
+    @property
+    def fee_schedule(self) -> FeeSchedule:
+        """The fee schedule trades are charged by."""
+        ...
+
+    def seller_level(self, account: Account, now: int | None = None) -> int:
+        """The account's seller fee level at ``now``."""
+        ...
+
+    # accounts and catalog
+    def authenticate(self, api_key: str) -> Account | None:
+        """The account of an API key, or None."""
+        ...
+
+    async def create_account(self, name: object, role: object = "trader") -> dict[str, Any]:
+        """Create an account; the answer holds its API key."""
+        ...
+
+    def products(self) -> list[dict[str, Any]]:
+        """Every product."""
+        ...
+
+    def product(self, style: str) -> dict[str, Any]:
+        """One product (``unknown_product``)."""
+        ...
+
+    async def create_product(self, account: Account, body: object) -> dict[str, Any]:
+        """Add a product (admin)."""
+        ...
+
+    def sku_exists(self, sku: str) -> bool:
+        """Whether the SKU is in the catalog."""
+        ...
+
+    def sku_rules(self, sku: str) -> dict[str, Any]:
+        """A SKU's identity and trading rules (``unknown_sku``)."""
+        ...
+
+    # orders
+    async def place_order(self, account: Account, body: object) -> tuple[int, dict[str, Any]]:
+        """Place an order: (201 or 200 for a replay, {"order", "fills"})."""
+        ...
+
+    async def place_orders(
+        self, account: Account, bodies: Sequence[object]
+    ) -> list[dict[str, Any]]:
+        """Place orders as one group; one answer or {"error"} per body."""
+        ...
+
+    async def amend_order(self, account: Account, order_id: int, body: object) -> dict[str, Any]:
+        """Amend an open order: {"order", "fills"}."""
+        ...
+
+    async def cancel_order(self, account: Account, order_id: int) -> dict[str, Any]:
+        """Cancel an open order: its final state."""
+        ...
+
+    def get_order(self, account: Account, order_id: int) -> dict[str, Any]:
+        """One of the account's orders."""
+        ...
+
+    def list_orders(self, account: Account, status: str | None = None) -> list[dict[str, Any]]:
+        """The account's orders, optionally of one status."""
+        ...
+
+    # trades and settlement
+    def list_trades(self, account: Account) -> list[dict[str, Any]]:
+        """The account's fills."""
+        ...
+
+    async def ship(self, account: Account, trade_id: int) -> dict[str, Any]:
+        """The seller marks a trade shipped."""
+        ...
+
+    async def authenticate_trade(
+        self, account: Account, trade_id: int, passed: object
+    ) -> dict[str, Any]:
+        """An authenticator's verdict."""
+        ...
+
+    def ledger(self, account: Account) -> list[dict[str, Any]]:
+        """The account's ledger entries."""
+        ...
+
+    # portfolio
+    async def add_holding(self, account: Account, body: object) -> dict[str, Any]:
+        """Add a hand-entered item."""
+        ...
+
+    async def remove_holding(self, account: Account, holding_id: int) -> dict[str, Any]:
+        """Remove a hand-entered item."""
+        ...
+
+    # market data
+    def book(self, sku: str, depth: int | None = None) -> dict[str, Any]:
+        """The released L2 book of a SKU."""
+        ...
+
+    def public_trades(
+        self, sku: str, limit: int, before: int | None = None
+    ) -> list[dict[str, Any]]:
+        """A SKU's public trades, newest first."""
+        ...
+
+    async def close(self) -> None:
+        """Stop taking commands and close."""
+        ...
+
+
+if TYPE_CHECKING:
+    from .venue import Venue
+
+    def _the_venue_provides_both(venue: Venue) -> tuple[VenueApi, FeedSource]:
+        # mypy --strict checks here that Venue satisfies both protocols.
+        return venue, venue
