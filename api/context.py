@@ -67,7 +67,7 @@ def venue_of(request: web.Request) -> VenueApi:
     return request.app[VENUE_KEY]  # type: ignore[return-value]
 
 
-def sku_filter(venue: Venue, sku: str | None) -> str | None:
+def sku_filter(venue: VenueApi, sku: str | None) -> str | None:
     """A list's ``sku`` filter: None when absent, ``unknown_sku`` when not in the catalog."""
     if sku is not None and not venue.sku_exists(sku):
         raise ExchangeError("unknown_sku", f"There is no SKU '{sku}'.")

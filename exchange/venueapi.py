@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .accounts import Account
 from .fees import FeeSchedule
+from .history import Page
 from .marketdata import L2Mirror
 
 __all__ = ["Analytics", "FeedSource", "VenueApi"]
@@ -199,7 +200,28 @@ class VenueApi(Protocol):
         """The account's orders, optionally of one status."""
         ...
 
+    async def orders_page(
+        self, account: Account, page: Page, *, status: str | None = None, sku: str | None = None
+    ) -> dict[str, Any]:
+        """``{"orders", "next_before"}``: the account's orders, newest first."""
+        ...
+
     # trades and settlement
+    async def trades_page(
+        self,
+        account: Account,
+        page: Page,
+        *,
+        sku: str | None = None,
+        settlement_status: str | None = None,
+    ) -> dict[str, Any]:
+        """``{"trades", "next_before"}``: the account's fills, newest first."""
+        ...
+
+    async def ledger_page(self, account: Account, page: Page) -> dict[str, Any]:
+        """``{"entries", "next_before"}``: the account's ledger, newest first."""
+        ...
+
     def list_trades(self, account: Account) -> list[dict[str, Any]]:
         """The account's fills."""
         ...
@@ -228,6 +250,10 @@ class VenueApi(Protocol):
         ...
 
     # market data
+    async def sku_trades_page(self, sku: str, page: Page) -> dict[str, Any]:
+        """``{"sku", "trades", "next_before"}``: a SKU's public trades, newest first."""
+        ...
+
     def book(self, sku: str, depth: int | None = None) -> dict[str, Any]:
         """The released L2 book of a SKU."""
         ...
