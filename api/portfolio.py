@@ -54,7 +54,8 @@ async def portfolio_history(request: web.Request) -> web.Response:
     end = parse_time(query.end, "end") if query.end is not None else None
     start = parse_time(query.start, "start") if query.start is not None else None
     if start is not None and end is not None and start >= end:
-        return json_response({"interval": interval, "points": []})  # an empty window
+        # A window that holds no time holds no points.
+        return json_response({"interval": interval, "points": [], "earlier_end": None})
     venue = venue_of(request)
     account = account_of(request)
     result = await analytics_call(
