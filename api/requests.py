@@ -541,7 +541,9 @@ def _validate(model: type[M], data: Any, *, prefix: str = "", what: str = "body"
 
 def wire_fields(model: BaseModel) -> dict[str, Any]:
     """The fields the caller sent, with null meaning "not given"."""
-    return {k: v for k, v in model.model_dump(exclude_unset=True).items() if v is not None}
+    sent = model.model_fields_set
+    values = ((name, getattr(model, name)) for name in type(model).model_fields if name in sent)
+    return {name: value for name, value in values if value is not None}
 
 
 async def read_json(request: web.Request) -> Any:
