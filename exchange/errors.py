@@ -64,6 +64,8 @@ CODES: dict[str, Code] = {
     "ship_deadline_passed": Code(409, "The ship-by time has passed."),
     # The server.
     "not_ready": Code(503, "The exchange is recovering or cannot write its journal."),
+    "shutting_down": Code(503, "The exchange is shutting down; retry in a moment."),
+    "store_unavailable": Code(503, "The trade store did not answer in time; retry."),
     "internal_error": Code(500, "An unexpected error; it has been logged."),
 }
 """Every error code: its HTTP status and meaning."""
