@@ -35,9 +35,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from exchange.accounts import NAME_MAX_LENGTH, NAME_PATTERN, Role
-from exchange.analytics import EXPORT_FORMATS, INTERVALS
+from exchange.analytics import INTERVALS
 from exchange.clock import parse_rfc3339
 from exchange.errors import ExchangeError
+from exchange.exports import EXPORT_FORMATS
 from exchange.history import DEFAULT_LIMIT, MAX_LIMIT
 from exchange.portfolio import MAX_PURCHASE_PRICE_CENTS, Condition
 from exchange.settlement import SettlementStatus

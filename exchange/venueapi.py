@@ -65,6 +65,17 @@ class Analytics(Protocol):
         """OHLCV candles of ``skus`` in ``[start_ns, end_ns)``, empty intervals omitted."""
         ...
 
+    def export_candles(
+        self,
+        skus: Sequence[str],
+        interval: str,
+        fmt: str,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+    ) -> bytes:
+        """The same candles encoded as ``json``, ``csv`` or ``parquet`` bytes."""
+        ...
+
     def portfolio(
         self,
         account_id: str,
