@@ -34,6 +34,7 @@ CODES: dict[str, Code] = {
     "payload_too_large": Code(413, "The request body is larger than the limit."),
     "unsupported_media_type": Code(415, "The request body's media type is not JSON."),
     "method_not_allowed": Code(405, "The resource does not take this method."),
+    "request_timeout": Code(408, "The request body did not arrive in time."),
     "batch_too_large": Code(422, "A batch holds more orders than allowed."),
     "range_too_large": Code(400, "A time range holds more points than allowed."),
     # Who asks.
@@ -66,6 +67,7 @@ CODES: dict[str, Code] = {
     "not_ready": Code(503, "The exchange is recovering or cannot write its journal."),
     "shutting_down": Code(503, "The exchange is shutting down; retry in a moment."),
     "store_unavailable": Code(503, "The trade store did not answer in time; retry."),
+    "too_many_connections": Code(503, "The server or the address holds its connection limit."),
     "internal_error": Code(500, "An unexpected error; it has been logged."),
 }
 """Every error code: its HTTP status and meaning."""
