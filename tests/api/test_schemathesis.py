@@ -49,7 +49,9 @@ def api_key(live: Server) -> str:
 
 # The document the server serves is build_openapi() (test_served_document_is_this_one
 # checks that), loaded in-process so that the operations parametrize at collection.
-schema = schemathesis.openapi.from_dict(build_openapi())
+# /metrics is documented, but `exchange serve` serves it on its own listener
+# only (the public port answers 404), so it is not fuzzed at this address.
+schema = schemathesis.openapi.from_dict(build_openapi()).exclude(path="/metrics")
 # Valid and invalid requests alike: bad input must be a 4xx problem, never a 5xx.
 schema.config.generation.update(
     modes=[schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE]
