@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .accounts import Account
 from .fees import FeeSchedule
+from .health import Health
 from .history import Page
 from .marketdata import L2Mirror
 
@@ -134,6 +135,10 @@ class VenueApi(Protocol):
     @property
     def ready(self) -> bool:
         """Whether recovery is done and commands are taken."""
+        ...
+
+    def health(self) -> Health:
+        """The venue's state for ``/healthz`` and ``/readyz``."""
         ...
 
     @property
