@@ -341,7 +341,9 @@ async def _serve(args: argparse.Namespace, *, demo: bool) -> int:
         journal_retention_days=args.journal_retention,
         demo_catalog=not args.no_demo_catalog,
         max_clock_ahead_hours=args.max_clock_jump_hours,
-        accept_clock_jump=args.accept_clock_jump,
+        # The demo's data directory is play data that `make run` reopens days
+        # later: its deadlines firing at once is what a new user expects.
+        accept_clock_jump=args.accept_clock_jump or demo,
     )
     try:
         venue = await Venue.open(config)

@@ -32,3 +32,8 @@ def test_a_start_far_ahead_of_the_journal_is_refused_unless_confirmed(tmp_path: 
     with serve(data, "--max-clock-jump-hours", "0", "--accept-clock-jump") as server, \
             urllib.request.urlopen(server.http_url + "/readyz", timeout=10) as response:
         assert response.status == 200
+    # The demo's data directory is play data: `make run` days later just starts.
+    with serve(data, "--max-clock-jump-hours", "0", "--orders-per-second", "0",
+               command="demo") as server, \
+            urllib.request.urlopen(server.http_url + "/readyz", timeout=10) as response:
+        assert response.status == 200
