@@ -381,6 +381,10 @@ class Catalog:
             raise ExchangeError("unknown_sku", f"No SKU {sku!r} in the catalog.")
         return info
 
+    def find_sku(self, sku: object) -> SkuInfo | None:
+        """The SKU's info and rules, or None when ``sku`` is not one (any value)."""
+        return self._skus.get(sku) if isinstance(sku, str) else None
+
     def has_sku(self, sku: str) -> bool:
         """Whether ``sku`` is in the catalog."""
         return sku in self._skus

@@ -1,9 +1,11 @@
 """Time conventions of the venue: int nanoseconds inside, RFC 3339 on the wire.
 
 Inside the engine every time is an ``int`` of nanoseconds since the Unix
-epoch, handed in with each journaled command; nothing in ``exchange/engine.py``
-reads a clock. The wire shows times as RFC 3339 UTC strings with millisecond
-precision and a ``Z`` suffix (``2026-11-25T15:44:22.123Z``).
+epoch, handed in with each journaled command; nothing in the engine reads a
+clock. The wire shows times as RFC 3339 UTC strings with millisecond
+precision and a ``Z`` suffix (``2026-11-25T15:44:22.123Z``);
+:func:`rfc3339` is the one formatter of them and :func:`parse_rfc3339`
+the one parser.
 
 >>> rfc3339(0)
 '1970-01-01T00:00:00.000Z'
@@ -32,20 +34,26 @@ def now_ns() -> int:
     return time.time_ns()
 
 
-# (second, its formatted prefix): one tuple, so threads never see a torn pair.
-_cache: tuple[int, str] = (-1, "")
+# Minute -> its formatted prefix "YYYY-MM-DDTHH:MM:". One command formats
+# several far-apart times (now, a ship deadline two days on, expiries whole
+# days on), each recurring for a minute of commands, so a cache of the last
+# second alone would miss; prefixes are cached per minute. Bounded: cleared
+# when large. Dict reads and writes are atomic, so threads may share it (a
+# reader racing a clear() just formats the prefix again).
+_MINUTE_PREFIX: dict[int, str] = {}
+_MINUTE_PREFIX_MAX = 8192
 
 
 def rfc3339(ns: int) -> str:
     """Format ``ns`` as RFC 3339 UTC with milliseconds, truncating (not rounding)."""
-    global _cache
     secs, rem = divmod(ns, SECOND_NS)
-    cached_secs, prefix = _cache
-    if secs != cached_secs:
-        # Most times in a burst share their second: format it once.
-        prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(secs))
-        _cache = (secs, prefix)
-    return f"{prefix}{rem // 1_000_000:03d}Z"
+    minute, sec = divmod(secs, 60)
+    prefix = _MINUTE_PREFIX.get(minute)
+    if prefix is None:
+        if len(_MINUTE_PREFIX) >= _MINUTE_PREFIX_MAX:
+            _MINUTE_PREFIX.clear()
+        prefix = _MINUTE_PREFIX[minute] = time.strftime("%Y-%m-%dT%H:%M:", time.gmtime(minute * 60))
+    return f"{prefix}{sec:02d}.{rem // 1_000_000:03d}Z"
 
 
 def rfc3339_opt(ns: int | None) -> str | None:

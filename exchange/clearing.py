@@ -1,0 +1,199 @@
+"""Settlement glue: the pure steps of :mod:`exchange.settlement` applied to the venue.
+
+:class:`Clearing` owns the settlement state of every trade not yet delivered
+or canceled (in the engine's snapshot as ``settling``) and the deadline
+queue derived from it. It checks a ship or an authentication statically,
+applies each step to the trade row, records the step's ledger entries, and
+carries out what the final statuses mean:
+
+- ``delivered``: the buyer's portfolio gains the items (at the buyer's
+  total per unit), the seller's loses its oldest ones of the SKU (realizing
+  the seller's payout per unit);
+- ``canceled``: the sale stops counting toward the seller's fee level and a
+  :class:`~exchange.marketdata.TradeCanceled` goes out on the SKU's trades
+  channel.
+
+A :class:`~exchange.commands.Tick` at ``ts > ship_by`` cancels a trade
+still awaiting shipment (:meth:`Clearing.overdue`); :meth:`Clearing.next_due`
+tells the engine when that is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .accounts import Account, Role
+from .errors import ExchangeError
+from .fees import SellerStats
+from .marketdata import Sequencer
+from .outcome import Outcome
+from .portfolio import Portfolios
+from .settlement import (
+    DeadlineQueue,
+    SettlementStatus,
+    TradeState,
+    Transition,
+    authenticate,
+    overdue,
+    ship,
+)
+from .trades import Trades
+
+__all__ = ["Clearing"]
+
+_DELIVERED = SettlementStatus.DELIVERED
+_CANCELED = SettlementStatus.CANCELED
+
+
+class Clearing:
+    """Trades in settlement, their deadlines, and what each step does.
+
+    Args:
+        trades: the trades and ledger the steps update.
+        seller_stats: the sales that count toward fee levels.
+        portfolios: where delivered items go.
+        sequencer: market data, for :class:`~exchange.marketdata.TradeCanceled`.
+    """
+
+    def __init__(
+        self,
+        trades: Trades,
+        seller_stats: SellerStats,
+        portfolios: Portfolios,
+        sequencer: Sequencer,
+    ) -> None:
+        self.trades = trades
+        self.seller_stats = seller_stats
+        self.portfolios = portfolios
+        self.sequencer = sequencer
+        self._settling: dict[int, TradeState] = {}
+        self._deadlines = DeadlineQueue()
+
+    def track(self, state: TradeState) -> None:
+        """Follow a newly opened trade's settlement."""
+        self._settling[state.trade_id] = state
+        self._deadlines.push(state.trade_id, state.ship_by)
+
+    # ------------------------------------------------------------ checks
+
+    def _state(self, trade_id: int) -> TradeState:
+        state = self._settling.get(trade_id)
+        if state is None:
+            trade = self.trades[trade_id]
+            raise ExchangeError(
+                "invalid_settlement_transition",
+                f"Trade {trade_id} is {trade['settlement_status']}; its settlement is over.",
+            )
+        return state
+
+    def check_ship(self, account_id: str, trade_id: object, now: int) -> None:
+        """Only the seller ships, in time (another's trade is ``not_found``)."""
+        trade = self.trades.get(trade_id)
+        if trade is None or trade["seller_id"] != account_id:
+            raise ExchangeError("not_found", f"You sold no trade {trade_id}.")
+        ship(self._state(trade["id"]), now)
+
+    def check_authenticate(
+        self, account: Account, trade_id: object, passed: object, now: int
+    ) -> None:
+        """Only an authenticator (or admin) authenticates a shipped trade."""
+        if account.role not in (Role.AUTHENTICATOR, Role.ADMIN):
+            raise ExchangeError("forbidden", "Only an authenticator may authenticate trades.")
+        if type(passed) is not bool:
+            raise ExchangeError("validation_error", "passed must be true or false.")
+        trade = self.trades.get(trade_id)
+        if trade is None:
+            raise ExchangeError("not_found", f"There is no trade {trade_id}.")
+        authenticate(self._state(trade["id"]), passed, now)
+
+    # ------------------------------------------------------------ steps
+
+    def ship(self, trade_id: int, out: Outcome) -> dict[str, Any]:
+        """The seller shipped: the trade row after the step."""
+        trade = self.trades[trade_id]
+        self._settle(trade, ship(self._settling[trade_id], out.ts), out)
+        return trade
+
+    def authenticate(self, trade_id: int, passed: bool, out: Outcome) -> dict[str, Any]:
+        """An authenticator passed or failed the trade: the trade row after the step."""
+        trade = self.trades[trade_id]
+        self._settle(trade, authenticate(self._settling[trade_id], passed, out.ts), out)
+        return trade
+
+    def overdue(self, out: Outcome) -> None:
+        """Cancel every trade whose ship deadline passed before ``out.ts``."""
+        ts = out.ts
+        for tid in self._deadlines.due(ts):
+            self._settle(self.trades[tid], overdue(self._settling[tid], ts), out)
+
+    def next_due(self) -> int | None:
+        """The earliest time a Tick would cancel an overdue trade, or None."""
+        deadline = self._deadlines.next_deadline()
+        # A trade is overdue only once ts > ship_by (shipping at ship_by is on time).
+        return None if deadline is None else deadline + 1
+
+    def _settle(self, trade: dict[str, Any], step: Transition, out: Outcome) -> None:
+        """Apply one settlement step to the trade and record its entries."""
+        state = step.state
+        status = state.status
+        tid = trade["id"]
+        trade["settlement_status"] = status.value
+        trade["updated_at"] = out.ts
+        self._deadlines.discard(tid)
+        if status is _DELIVERED or status is _CANCELED:
+            del self._settling[tid]
+            if status is _CANCELED:
+                # A canceled trade is not a sale: it no longer counts for levels.
+                self.seller_stats.remove_sale(trade["seller_id"], tid)
+                self.sequencer.trade_canceled(
+                    trade["sku"],
+                    tid,
+                    trade["price_cents"],
+                    trade["quantity"],
+                    out.ts,
+                    out,
+                    out.live,
+                )
+            else:
+                self._deliver(trade, out)
+        else:
+            self._settling[tid] = state
+        self.trades.record(step.entries, out)
+        if out.want_ops:
+            out.store_ops.append(("trade", dict(trade)))
+
+    def _deliver(self, trade: dict[str, Any], out: Outcome) -> None:
+        """Move the items into the buyer's portfolio and out of the seller's."""
+        ts = out.ts
+        qty = trade["quantity"]
+        # Costs and proceeds per unit are whole cents: fees are per unit.
+        holdings = self.portfolios.on_delivered_purchase(
+            trade["buyer_id"],
+            trade["sku"],
+            trade["buyer_total_cents"] // qty,
+            qty,
+            trade["id"],
+            ts,
+        )
+        for holding in holdings:
+            out.store_ops.append(("holding", holding.to_row()))
+        _, gains = self.portfolios.on_delivered_sale(
+            trade["seller_id"], trade["sku"], trade["seller_payout_cents"] // qty, qty, ts
+        )
+        for gain in gains:
+            out.store_ops.append(("holding_delete", {"id": gain.holding_id}))
+            out.store_ops.append(("realized", gain.to_row()))
+
+    # ------------------------------------------------------------ snapshot
+
+    def to_snapshot(self) -> list[dict[str, Any]]:
+        """The snapshot's ``settling`` part."""
+        return [self._settling[i].to_dict() for i in sorted(self._settling)]
+
+    def load_snapshot(self, items: list[dict[str, Any]]) -> None:
+        """Inverse of :meth:`to_snapshot` (the deadlines are derived)."""
+        for item in items:
+            state = TradeState.from_dict(item)
+            self._settling[state.trade_id] = state
+            if state.status is SettlementStatus.AWAITING_SHIPMENT:
+                self._deadlines.push(state.trade_id, state.ship_by)

@@ -1,0 +1,127 @@
+"""Wire rendering: the JSON-able shapes the venue answers with, in one place.
+
+Times go out as RFC 3339 UTC with milliseconds and ``Z``
+(:func:`exchange.clock.rfc3339`); money as int cents. The shapes:
+
+- order ``{id, client_order_id, sku, side, type, time_in_force, post_only,
+  price_cents, quantity, filled_quantity, remaining_quantity, status,
+  cancel_reason, created_at, updated_at, expires_at}``;
+  ``remaining_quantity`` is what still works on the book (``quantity -
+  filled_quantity`` while open, else 0).
+- public trade ``{id, sku, price_cents, quantity, taker_side, buy_order_id,
+  sell_order_id, time, settlement_status}``; a party's view of it (a fill)
+  adds ``ship_by``, ``side``, ``role`` (maker|taker) and its own fee fields.
+- holding: :meth:`exchange.portfolio.Holding.to_row` without the account id.
+- ledger entry: :data:`exchange.trades.LEDGER_KEYS` without the account id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .clock import rfc3339
+from .portfolio import Holding
+
+__all__ = [
+    "account_wire",
+    "holding_wire",
+    "ledger_wire",
+    "order_wire",
+    "trade_public",
+    "trade_view",
+]
+
+
+def order_wire(order: dict[str, Any]) -> dict[str, Any]:
+    """The wire shape of an order row (times as RFC 3339)."""
+    status = order["status"]
+    created = order["created_at"]
+    created_s = rfc3339(created)
+    updated = order["updated_at"]
+    expires = order["expires_at"]
+    return {
+        "id": order["id"],
+        "client_order_id": order["client_order_id"],
+        "sku": order["sku"],
+        "side": order["side"],
+        "type": order["type"],
+        "time_in_force": order["time_in_force"],
+        "post_only": order["post_only"],
+        "price_cents": order["price_cents"],
+        "quantity": order["quantity"],
+        "filled_quantity": order["filled_quantity"],
+        "remaining_quantity": (
+            order["quantity"] - order["filled_quantity"] if status == "open" else 0
+        ),
+        "status": status,
+        "cancel_reason": order["cancel_reason"],
+        "created_at": created_s,
+        # Most answers are about an order changed by the command that made it.
+        "updated_at": created_s if updated == created else rfc3339(updated),
+        "expires_at": None if expires is None else rfc3339(expires),
+    }
+
+
+def trade_public(trade: dict[str, Any]) -> dict[str, Any]:
+    """The public wire shape of a trade (no account ids, no fees)."""
+    return {
+        "id": trade["id"],
+        "sku": trade["sku"],
+        "price_cents": trade["price_cents"],
+        "quantity": trade["quantity"],
+        "taker_side": trade["taker_side"],
+        "buy_order_id": trade["buy_order_id"],
+        "sell_order_id": trade["sell_order_id"],
+        "time": rfc3339(trade["time"]),
+        "settlement_status": trade["settlement_status"],
+    }
+
+
+def trade_view(trade: dict[str, Any], account_id: str | None) -> dict[str, Any]:
+    """A trade as ``account_id`` sees it: its side, role and fees when a party.
+
+    Anyone else (an authenticator) sees the public fields plus ``ship_by``.
+    """
+    out = trade_public(trade)
+    out["ship_by"] = rfc3339(trade["ship_by"])
+    if account_id == trade["buyer_id"]:
+        out["side"] = "bid"
+        out["role"] = "taker" if trade["taker_side"] == "bid" else "maker"
+        out["fee_cents"] = trade["buyer_fee_cents"]
+        out["buyer_fee_cents"] = trade["buyer_fee_cents"]
+        out["buyer_total_cents"] = trade["buyer_total_cents"]
+    elif account_id == trade["seller_id"]:
+        out["side"] = "ask"
+        out["role"] = "taker" if trade["taker_side"] == "ask" else "maker"
+        out["fee_cents"] = trade["transaction_fee_cents"] + trade["processing_fee_cents"]
+        out["seller_level"] = trade["seller_level"]
+        out["transaction_fee_cents"] = trade["transaction_fee_cents"]
+        out["processing_fee_cents"] = trade["processing_fee_cents"]
+        out["seller_payout_cents"] = trade["seller_payout_cents"]
+    return out
+
+
+def holding_wire(holding: Holding) -> dict[str, Any]:
+    """The wire shape of a holding (times as RFC 3339)."""
+    row = holding.to_row()
+    del row["account_id"]
+    row["acquired_at"] = rfc3339(holding.acquired_at)
+    return row
+
+
+def ledger_wire(entry: dict[str, Any]) -> dict[str, Any]:
+    """The wire shape of a ledger row: its fields but the account id, time as RFC 3339."""
+    row = dict(entry)
+    row["time"] = rfc3339(row["time"])
+    del row["account_id"]
+    return row
+
+
+def account_wire(account_id: str, name: str, role: str, created_at: int) -> dict[str, Any]:
+    """The answer to creating an account."""
+    return {
+        "account_id": account_id,
+        "name": name,
+        "role": role,
+        "created_at": rfc3339(created_at),
+    }
