@@ -280,3 +280,31 @@ def test_doctests() -> None:
 
     result = doctest.testmod(catalog)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "unit"),
+    [
+        ("retail_price_cents", "cents"),
+        ("tick_size_cents", "cents"),
+        ("max_price_cents", "cents"),
+        ("max_quantity", "items"),
+    ],
+)
+def test_a_non_integer_number_names_its_unit(field: str, unit: str) -> None:
+    """Refusals name the unit a number is in (a non-integer price once said
+    "integer number of cents or items", leaving the reader to guess which)."""
+    with pytest.raises(ExchangeError) as err:
+        Product.from_request(request(sizes=["9"], **{field: 1.5}))
+    assert err.value.code == "validation_error"
+    assert err.value.message == f"{field} must be an integer number of {unit}."
+
+
+def test_find_sku_answers_none_for_anything_unknown() -> None:
+    catalog = Catalog()
+    catalog.add(make_product())
+    info = catalog.find_sku("DZ5485-612-10")
+    assert info is not None and info.size == "10" and info.style == "DZ5485-612"
+    assert catalog.find_sku("DZ5485-612-11") is None
+    assert catalog.find_sku(42) is None
+    assert catalog.find_sku(None) is None
