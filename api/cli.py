@@ -180,6 +180,13 @@ def _add_serve_flags(p: argparse.ArgumentParser) -> None:
         "(env EXCHANGE_JOURNAL_RETENTION; default 7)",
     )
     p.add_argument(
+        "--authenticate-deadline-hours",
+        type=_positive_int,
+        default=_env("EXCHANGE_AUTHENTICATE_DEADLINE_HOURS", "72"),
+        help="hours the platform has to authenticate a shipped trade before it is "
+        "canceled, the buyer refunded and the seller not penalized (default 72)",
+    )
+    p.add_argument(
         "--no-fsync",
         action="store_true",
         help="acknowledge orders without fsync (benchmarks only: a crash may lose them)",
@@ -339,6 +346,7 @@ async def _serve(args: argparse.Namespace, *, demo: bool) -> int:
         fsync=not args.no_fsync,
         ship_deadline_hours=args.ship_deadline_hours,
         journal_retention_days=args.journal_retention,
+        authenticate_deadline_hours=args.authenticate_deadline_hours,
         demo_catalog=not args.no_demo_catalog,
         max_clock_ahead_hours=args.max_clock_jump_hours,
         # The demo's data directory is play data that `make run` reopens days

@@ -6,7 +6,8 @@ queue derived from it. It checks a ship or an authentication statically,
 applies each step to the trade row, records the step's ledger entries, and
 carries out what the final statuses mean:
 
-- ``delivered``: the buyer's portfolio gains the items (at the buyer's
+- ``delivered``: the sale now counts toward the seller's fee level (at the
+  delivery time); the buyer's portfolio gains the items (at the buyer's
   total per unit), the seller's loses its oldest ones of the SKU (realizing
   the seller's payout per unit);
 - ``canceled``: the sale stops counting toward the seller's fee level and a
@@ -14,8 +15,15 @@ carries out what the final statuses mean:
   channel.
 
 A :class:`~exchange.commands.Tick` at ``ts > ship_by`` cancels a trade
-still awaiting shipment (:meth:`Clearing.overdue`); :meth:`Clearing.next_due`
-tells the engine when that is.
+still awaiting shipment, with the seller's penalty; one at ``ts >
+authenticate_by`` (ship time + the authenticate deadline) cancels a shipped
+trade nobody authenticated, refunding the buyer with no penalty for the
+seller (the platform missed it) (:meth:`Clearing.overdue`: ship deadlines
+first, then authentication deadlines, each in deadline then trade id
+order). :meth:`Clearing.next_due` tells the engine when the next is.
+
+Nobody authenticates their own trade: a party to a trade (its buyer or its
+seller) is refused ``forbidden`` whatever its role.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from .settlement import (
     TradeState,
     Transition,
     authenticate,
+    authentication_overdue,
     overdue,
     ship,
 )
@@ -43,6 +52,7 @@ __all__ = ["Clearing"]
 
 _DELIVERED = SettlementStatus.DELIVERED
 _CANCELED = SettlementStatus.CANCELED
+_SHIPPED = SettlementStatus.SHIPPED
 
 
 class Clearing:
@@ -67,7 +77,10 @@ class Clearing:
         self.portfolios = portfolios
         self.sequencer = sequencer
         self._settling: dict[int, TradeState] = {}
+        # Derived from _settling: ship deadlines of trades awaiting shipment,
+        # authentication deadlines of shipped ones.
         self._deadlines = DeadlineQueue()
+        self._auth_deadlines = DeadlineQueue()
 
     def track(self, state: TradeState) -> None:
         """Follow a newly opened trade's settlement."""
@@ -96,7 +109,7 @@ class Clearing:
     def check_authenticate(
         self, account: Account, trade_id: object, passed: object, now: int
     ) -> None:
-        """Only an authenticator (or admin) authenticates a shipped trade."""
+        """Only an authenticator (or admin) that is no party to it authenticates a shipped trade."""
         if account.role not in (Role.AUTHENTICATOR, Role.ADMIN):
             raise ExchangeError("forbidden", "Only an authenticator may authenticate trades.")
         if type(passed) is not bool:
@@ -104,14 +117,20 @@ class Clearing:
         trade = self.trades.get(trade_id)
         if trade is None:
             raise ExchangeError("not_found", f"There is no trade {trade_id}.")
+        if account.id == trade["buyer_id"] or account.id == trade["seller_id"]:
+            raise ExchangeError(
+                "forbidden",
+                f"You are a party to trade {trade['id']}: its authentication is someone else's.",
+            )
         authenticate(self._state(trade["id"]), passed, now)
 
     # ------------------------------------------------------------ steps
 
-    def ship(self, trade_id: int, out: Outcome) -> dict[str, Any]:
-        """The seller shipped: the trade row after the step."""
+    def ship(self, trade_id: int, authenticate_deadline_ns: int, out: Outcome) -> dict[str, Any]:
+        """The seller shipped (to be authenticated within the deadline): the trade row after."""
         trade = self.trades[trade_id]
-        self._settle(trade, ship(self._settling[trade_id], out.ts), out)
+        step = ship(self._settling[trade_id], out.ts, authenticate_deadline_ns)
+        self._settle(trade, step, out)
         return trade
 
     def authenticate(self, trade_id: int, passed: bool, out: Outcome) -> dict[str, Any]:
@@ -121,15 +140,22 @@ class Clearing:
         return trade
 
     def overdue(self, out: Outcome) -> None:
-        """Cancel every trade whose ship deadline passed before ``out.ts``."""
+        """Cancel every trade whose ship or authentication deadline passed before ``out.ts``."""
         ts = out.ts
         for tid in self._deadlines.due(ts):
             self._settle(self.trades[tid], overdue(self._settling[tid], ts), out)
+        for tid in self._auth_deadlines.due(ts):
+            step = authentication_overdue(self._settling[tid], ts)
+            self._settle(self.trades[tid], step, out)
 
     def next_due(self) -> int | None:
         """The earliest time a Tick would cancel an overdue trade, or None."""
-        deadline = self._deadlines.next_deadline()
-        # A trade is overdue only once ts > ship_by (shipping at ship_by is on time).
+        ship_by = self._deadlines.next_deadline()
+        auth_by = self._auth_deadlines.next_deadline()
+        deadline = (
+            ship_by if auth_by is None else auth_by if ship_by is None else min(ship_by, auth_by)
+        )
+        # A trade is overdue only once ts > the deadline (acting at it is on time).
         return None if deadline is None else deadline + 1
 
     def _settle(self, trade: dict[str, Any], step: Transition, out: Outcome) -> None:
@@ -140,6 +166,7 @@ class Clearing:
         trade["settlement_status"] = status.value
         trade["updated_at"] = out.ts
         self._deadlines.discard(tid)
+        self._auth_deadlines.discard(tid)
         if status is _DELIVERED or status is _CANCELED:
             del self._settling[tid]
             if status is _CANCELED:
@@ -158,14 +185,21 @@ class Clearing:
                 self._deliver(trade, out)
         else:
             self._settling[tid] = state
+            if status is _SHIPPED:
+                self._auth_deadlines.push(tid, state.authenticate_by)
         self.trades.record(step.entries, out)
         if out.want_ops:
             out.store_ops.append(("trade", dict(trade)))
 
     def _deliver(self, trade: dict[str, Any], out: Outcome) -> None:
-        """Move the items into the buyer's portfolio and out of the seller's."""
+        """Count the sale; move the items into the buyer's portfolio and out of the seller's."""
         ts = out.ts
         qty = trade["quantity"]
+        seller, tid = trade["seller_id"], trade["id"]
+        # A sale counted at its match (a snapshot from before this rule) stays counted.
+        if not self.seller_stats.has_sale(seller, tid):
+            gross = trade["price_cents"] * qty
+            self.seller_stats.record_sale(seller, tid, ts, qty, gross)
         # Costs and proceeds per unit are whole cents: fees are per unit.
         holdings = self.portfolios.on_delivered_purchase(
             trade["buyer_id"],
@@ -190,10 +224,18 @@ class Clearing:
         """The snapshot's ``settling`` part."""
         return [self._settling[i].to_dict() for i in sorted(self._settling)]
 
-    def load_snapshot(self, items: list[dict[str, Any]]) -> None:
-        """Inverse of :meth:`to_snapshot` (the deadlines are derived)."""
+    def load_snapshot(self, items: list[dict[str, Any]], authenticate_deadline_ns: int) -> None:
+        """Inverse of :meth:`to_snapshot` (the deadlines are derived).
+
+        A shipped trade without ``authenticate_by`` (a version 2 snapshot)
+        gets its ship time plus ``authenticate_deadline_ns``.
+        """
         for item in items:
             state = TradeState.from_dict(item)
+            if state.status is _SHIPPED and not state.authenticate_by:
+                state = state._replace(authenticate_by=state.updated_at + authenticate_deadline_ns)
             self._settling[state.trade_id] = state
             if state.status is SettlementStatus.AWAITING_SHIPMENT:
                 self._deadlines.push(state.trade_id, state.ship_by)
+            elif state.status is _SHIPPED:
+                self._auth_deadlines.push(state.trade_id, state.authenticate_by)

@@ -5,9 +5,16 @@ to the journal as one record ``(seq, ts, command)`` and then applied with
 ``ts`` as the engine's ``now``; replaying the journal re-applies the same
 records and so rebuilds the same state, byte for byte.
 
-A record's payload (see /work/notes/shapes.md) is the orjson encoding of
-``{"ts": <ns int>, "cmd": {"type": "...", ...fields}}``; :func:`encode_record`
-and :func:`decode_record` are the only two functions that know it. Field names
+A record's payload is the orjson encoding of ``{"ts": <ns int>, "cmd":
+{"type": "...", ...fields}}``, for instance::
+
+    {"ts": 1767225600000000000,
+     "cmd": {"type": "cancel_order", "account_id": "acc_1", "order_id": 7}}
+
+``type`` is the class's ``TYPE`` (first in the object) and the fields are
+the dataclass's, in order; tuples travel as lists; a field left out of an
+old record takes its default. :func:`encode_record` and
+:func:`decode_record` are the only two functions that know this. Field names
 are the wire's (``price_cents``, ``quantity``...), money is integer cents,
 times are int nanoseconds since the epoch.
 

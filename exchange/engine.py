@@ -40,10 +40,13 @@ CONTRACT
   ``ship_by = ts + ship_deadline``; the seller ships it (:class:`MarkShipped`,
   only while ``ts <= ship_by``); an authenticator passes it (``delivered``:
   the seller is paid, the buyer's portfolio gains the items, the seller's
-  loses its oldest ones of the SKU) or fails it (``canceled``). A
-  :class:`Tick` after ``ship_by`` cancels a trade still awaiting shipment.
-  Canceling refunds the buyer and charges the seller the penalty; the sale
-  also stops counting toward the seller's level.
+  loses its oldest ones of the SKU, and the sale starts counting toward
+  the seller's fee level) or fails it (``canceled``). Nobody authenticates a
+  trade they are a party to. A :class:`Tick` after ``ship_by`` cancels a
+  trade still awaiting shipment, and one after ``authenticate_by`` (ship
+  time + ``authenticate_deadline_ns``) a shipped trade nobody authenticated.
+  Canceling refunds the buyer and, unless the platform missed the
+  authentication deadline, charges the seller the penalty.
 - :meth:`Engine.next_due` is the earliest time a :class:`Tick` would change
   something (an order's expiry or a ship deadline), so the venue journals a
   Tick only when useful.
@@ -104,6 +107,7 @@ from .marketdata import Sequencer
 from .orders import SIDES, TIFS, TYPES, Orders
 from .outcome import Outcome, StoreOp
 from .portfolio import Portfolios, check_manual
+from .settlement import DEFAULT_AUTHENTICATE_DEADLINE_NS
 from .trades import Trades
 from .wire import account_wire, holding_wire, ledger_wire, order_wire, trade_public, trade_view
 
@@ -118,7 +122,13 @@ __all__ = [
     "trade_view",
 ]
 
-SNAPSHOT_VERSION = 2
+SNAPSHOT_VERSION = 3
+"""3: ``authenticate_deadline_ns``, and ``authenticate_by`` of shipped trades in
+``settling``. :meth:`Engine.restore` also reads version 2 (the deadline takes
+its default; a shipped trade's authentication is due that long after it
+shipped)."""
+
+_READABLE_VERSIONS = (2, SNAPSHOT_VERSION)
 
 _OPEN = "open"
 
@@ -133,15 +143,20 @@ class Engine:
     Args:
         schedule: the fee schedule.
         ship_deadline_ns: time a seller has to ship after the match.
+        authenticate_deadline_ns: time the platform has to authenticate a
+            trade after it shipped (then it is canceled, the buyer refunded,
+            the seller not penalized).
     """
 
     def __init__(
         self,
         schedule: FeeSchedule = DEFAULT_SCHEDULE,
         ship_deadline_ns: int = 48 * HOUR_NS,
+        authenticate_deadline_ns: int = DEFAULT_AUTHENTICATE_DEADLINE_NS,
     ) -> None:
         self.schedule = schedule
         self.ship_deadline_ns = ship_deadline_ns
+        self.authenticate_deadline_ns = authenticate_deadline_ns
         self.catalog = Catalog()
         self.accounts = Accounts()
         self.seller_stats = SellerStats(schedule)
@@ -411,7 +426,7 @@ class Engine:
         return trade
 
     def _apply_ship(self, cmd: MarkShipped, out: Outcome) -> None:
-        trade = self._clearing.ship(cmd.trade_id, out)
+        trade = self._clearing.ship(cmd.trade_id, self.authenticate_deadline_ns, out)
         if out.live:
             out.response = trade_view(trade, cmd.account_id)
 
@@ -583,6 +598,7 @@ class Engine:
             "last_seq": self.last_seq,
             "last_ts": self.last_ts,
             "ship_deadline_ns": self.ship_deadline_ns,
+            "authenticate_deadline_ns": self.authenticate_deadline_ns,
             "schedule": self.schedule.to_dict(),
             "counters": {
                 "order": self._orders.next_id,
@@ -609,10 +625,14 @@ class Engine:
     @classmethod
     def restore(cls, data: dict[str, Any]) -> Engine:
         """Rebuild an engine from :meth:`snapshot` output."""
-        if data.get("version") != SNAPSHOT_VERSION:
+        if data.get("version") not in _READABLE_VERSIONS:
             raise ValueError(f"unsupported snapshot version {data.get('version')!r}")
         schedule = FeeSchedule.from_dict(data["schedule"])
-        eng = cls(schedule, data["ship_deadline_ns"])
+        eng = cls(
+            schedule,
+            data["ship_deadline_ns"],
+            data.get("authenticate_deadline_ns", DEFAULT_AUTHENTICATE_DEADLINE_NS),
+        )
         eng.last_seq = data["last_seq"]
         eng.last_ts = data["last_ts"]
         counters = data["counters"]
@@ -625,7 +645,7 @@ class Engine:
         eng.portfolios = Portfolios.from_dict(data["portfolios"])
         eng._sequencer = Sequencer.from_snapshot(data["md"])
         eng._clearing = Clearing(eng._trades, eng.seller_stats, eng.portfolios, eng._sequencer)
-        eng._clearing.load_snapshot(data["settling"])
+        eng._clearing.load_snapshot(data["settling"], eng.authenticate_deadline_ns)
         return eng
 
     @classmethod

@@ -327,9 +327,13 @@ class _Window:
 class SellerStats:
     """Each seller's sales over the schedule's rolling window, for levels.
 
-    A sale is recorded when its trade matches and removed if settlement
-    cancels it (a canceled trade is not a sale). A sale at time ``t`` counts
-    at ``now`` while ``t > now - window_ns``.
+    A sale is recorded when its trade is delivered (settlement completed:
+    the item shipped and passed authentication), with the delivery time: a
+    trade still settling, or canceled, is not a sale, so two accounts
+    trading with each other cannot lift a level with matches alone. A sale
+    at time ``t`` counts at ``now`` while ``t > now - window_ns``.
+    (:meth:`remove_sale` drops a sale counted before this rule, at match
+    time, whose trade is canceled since.)
 
     Only :meth:`record_sale`, :meth:`remove_sale` and :meth:`prune` change
     the state, and the engine calls them only while applying journaled
@@ -352,7 +356,7 @@ class SellerStats:
     def record_sale(
         self, seller_id: str, trade_id: int, time: int, quantity: int, gross_cents: int
     ) -> None:
-        """Count a matched trade of ``quantity`` items worth ``gross_cents`` to its seller.
+        """Count a delivered trade of ``quantity`` items worth ``gross_cents`` to its seller.
 
         Also drops the seller's sales that left the window by ``time``.
 
@@ -370,6 +374,11 @@ class SellerStats:
         window.order.append((time, trade_id))
         window.count += quantity
         window.volume += gross_cents
+
+    def has_sale(self, seller_id: str, trade_id: int) -> bool:
+        """Whether the trade is counted as one of the seller's sales."""
+        window = self._sellers.get(seller_id)
+        return window is not None and trade_id in window.live
 
     def remove_sale(self, seller_id: str, trade_id: int) -> None:
         """Stop counting a sale (its trade was canceled); a no-op if it is not counted."""

@@ -51,6 +51,7 @@ __all__ = [
     "TYPES",
     "Folded",
     "Orders",
+    "effective_tif",
     "reject_sentence",
 ]
 
@@ -129,6 +130,19 @@ def reject_sentence(code: str, rules: SkuRules) -> str:
         "This combination is not allowed: market orders cannot be post-only or "
         "expire, post-only and expiry need time_in_force 'gtc'."
     )
+
+
+def effective_tif(order_type: str, time_in_force: str) -> str:
+    """The time in force an order is kept and shown with.
+
+    A market order never rests, so "good till canceled" would be wrong:
+    one sent with ``gtc`` (the default) is ``ioc``; ``ioc`` and ``fok`` stay.
+    The book gets the command's own value (it treats a market order's rest
+    alike either way), so replay is unchanged.
+    """
+    if order_type == "market" and time_in_force == "gtc":
+        return "ioc"
+    return time_in_force
 
 
 def _expiry_span(expires_at: int | None, created_at: int) -> int | None:
@@ -261,7 +275,7 @@ class Orders:
             and order["side"] == cmd.side
             and order["type"] == cmd.order_type
             and self._placed[order_id] == (cmd.price_cents, cmd.quantity)
-            and order["time_in_force"] == cmd.time_in_force
+            and order["time_in_force"] == effective_tif(cmd.order_type, cmd.time_in_force)
             and order["post_only"] == cmd.post_only
             and _expiry_span(order["expires_at"], order["created_at"])
             == _expiry_span(cmd.expires_at, now)
@@ -291,7 +305,7 @@ class Orders:
             "sku": cmd.sku,
             "side": cmd.side,
             "type": cmd.order_type,
-            "time_in_force": cmd.time_in_force,
+            "time_in_force": effective_tif(cmd.order_type, cmd.time_in_force),
             "post_only": cmd.post_only,
             "price_cents": cmd.price_cents,
             "quantity": cmd.quantity,

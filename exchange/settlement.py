@@ -5,13 +5,17 @@ Statuses and the moves between them are a table (:data:`TRANSITIONS`)::
     awaiting_shipment --ship-----------> shipped --auth_passed--> delivered
     awaiting_shipment --ship_overdue---> canceled
     shipped           --auth_failed----> canceled
+    shipped           --auth_overdue---> canceled
 
 ``delivered`` and ``canceled`` are final. Any other move raises
 ``ExchangeError("invalid_settlement_transition")`` and changes nothing.
 The seller must ship by ``ship_by`` = match time + the ship deadline (48 h by
 default), inclusive: shipping at ``now <= ship_by`` is on time; from
 ``now > ship_by`` the trade is overdue, shipping is refused with
-``ship_deadline_passed`` (409), and :func:`overdue` cancels it.
+``ship_deadline_passed`` (409), and :func:`overdue` cancels it. Shipping sets
+``authenticate_by`` = ship time + the authenticate deadline (72 h by
+default); a trade still not authenticated when ``now > authenticate_by`` is
+canceled by :func:`authentication_overdue`.
 
 The functions are pure: they take a :class:`TradeState` and ``now`` and
 return a :class:`Transition` (the new state and the ledger entries to record)
@@ -28,6 +32,9 @@ at match            buyer ``charge -T``; platform ``fee +F``
 on ``delivered``    seller ``payout +P``
 on ``canceled``     buyer ``refund +T``; platform ``fee -F`` (reversed);
                     seller ``penalty -N``; platform ``penalty +N``
+on ``canceled``     buyer ``refund +T``; platform ``fee -F`` (reversed);
+(auth overdue)      no penalty: the platform's authenticator missed its
+                    deadline, not the seller, who shipped in time
 ==================  ====================================================
 
 So the entries of a trade sum to ``-P`` while it is open (the payout held for
@@ -64,6 +71,7 @@ from .fees import (
 )
 
 __all__ = [
+    "DEFAULT_AUTHENTICATE_DEADLINE_NS",
     "DEFAULT_SHIP_DEADLINE_NS",
     "FINAL_STATUSES",
     "HOUR_NS",
@@ -77,6 +85,7 @@ __all__ = [
     "TradeState",
     "Transition",
     "authenticate",
+    "authentication_overdue",
     "is_overdue",
     "open_trade",
     "overdue",
@@ -85,6 +94,7 @@ __all__ = [
 
 HOUR_NS = 3_600 * 1_000_000_000
 DEFAULT_SHIP_DEADLINE_NS = 48 * HOUR_NS
+DEFAULT_AUTHENTICATE_DEADLINE_NS = 72 * HOUR_NS
 PLATFORM_ACCOUNT = "platform"
 
 
@@ -104,6 +114,7 @@ class SettlementEvent(enum.StrEnum):
     SHIP_OVERDUE = "ship_overdue"
     AUTH_PASSED = "auth_passed"
     AUTH_FAILED = "auth_failed"
+    AUTH_OVERDUE = "auth_overdue"
 
 
 class LedgerKind(enum.StrEnum):
@@ -124,6 +135,7 @@ TRANSITIONS: dict[tuple[SettlementStatus, SettlementEvent], SettlementStatus] = 
     (_S.AWAITING_SHIPMENT, _E.SHIP_OVERDUE): _S.CANCELED,
     (_S.SHIPPED, _E.AUTH_PASSED): _S.DELIVERED,
     (_S.SHIPPED, _E.AUTH_FAILED): _S.CANCELED,
+    (_S.SHIPPED, _E.AUTH_OVERDUE): _S.CANCELED,
 }
 
 FINAL_STATUSES = frozenset({_S.DELIVERED, _S.CANCELED})
@@ -134,6 +146,7 @@ _DOING = {
     _E.SHIP_OVERDUE: "be canceled for a missed ship deadline",
     _E.AUTH_PASSED: "pass authentication",
     _E.AUTH_FAILED: "fail authentication",
+    _E.AUTH_OVERDUE: "be canceled for a missed authentication deadline",
 }
 
 
@@ -153,7 +166,7 @@ class LedgerEntry(NamedTuple):
     description: str
 
     def to_row(self, entry_id: int) -> dict[str, Any]:
-        """The store's ``ledger`` row (shapes.md) with id ``entry_id``."""
+        """The store's ``ledger`` row with id ``entry_id`` (:data:`exchange.trades.LEDGER_KEYS`)."""
         return {
             "id": entry_id,
             "account_id": self.account_id,
@@ -177,6 +190,8 @@ class TradeState(NamedTuple):
         penalty_cents: the seller's penalty if the trade is canceled, fixed
             at the match (a later schedule change does not alter it).
         updated_at: the time of the last transition (ns).
+        authenticate_by: once shipped, the last moment (ns, inclusive) for
+            its authentication; 0 before.
     """
 
     trade_id: int
@@ -191,10 +206,11 @@ class TradeState(NamedTuple):
     fees: TradeFees
     penalty_cents: int
     updated_at: int
+    authenticate_by: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able copy (for snapshots)."""
-        return {
+        """A JSON-able copy (for snapshots); ``authenticate_by`` only once set."""
+        data = {
             "trade_id": self.trade_id,
             "sku": self.sku,
             "buyer_id": self.buyer_id,
@@ -208,6 +224,9 @@ class TradeState(NamedTuple):
             "penalty_cents": self.penalty_cents,
             "updated_at": self.updated_at,
         }
+        if self.authenticate_by:
+            data["authenticate_by"] = self.authenticate_by
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TradeState:
@@ -225,6 +244,7 @@ class TradeState(NamedTuple):
             fees=TradeFees.from_dict(data["fees"]),
             penalty_cents=data["penalty_cents"],
             updated_at=data["updated_at"],
+            authenticate_by=data.get("authenticate_by", 0),
         )
 
 
@@ -316,8 +336,14 @@ def is_overdue(state: TradeState, now: int) -> bool:
     return state.status is SettlementStatus.AWAITING_SHIPMENT and now > state.ship_by
 
 
-def ship(state: TradeState, now: int) -> Transition:
+def ship(
+    state: TradeState,
+    now: int,
+    authenticate_deadline_ns: int = DEFAULT_AUTHENTICATE_DEADLINE_NS,
+) -> Transition:
     """The seller marks the trade shipped (no ledger entries).
+
+    The new state's ``authenticate_by`` is ``now + authenticate_deadline_ns``.
 
     Raises:
         ExchangeError: ``invalid_settlement_transition`` unless the trade
@@ -331,7 +357,7 @@ def ship(state: TradeState, now: int) -> Transition:
             f"Trade {state.trade_id} had to ship by its deadline, which has passed.",
             status=409,
         )
-    return Transition(new, ())
+    return Transition(new._replace(authenticate_by=now + authenticate_deadline_ns), ())
 
 
 def authenticate(state: TradeState, passed: bool, now: int) -> Transition:
@@ -379,7 +405,27 @@ def overdue(state: TradeState, now: int) -> Transition:
     return Transition(new, _cancel_entries(state, now, "not shipped in time"))
 
 
+def authentication_overdue(state: TradeState, now: int) -> Transition:
+    """Cancel a shipped trade nobody authenticated by its deadline.
+
+    The buyer is refunded and the platform's fee reversed; the seller, who
+    shipped in time, owes no penalty (the platform missed the deadline).
+
+    Raises:
+        ExchangeError: ``invalid_settlement_transition`` unless the trade is
+            shipped and ``now > authenticate_by``.
+    """
+    new = _move(state, SettlementEvent.AUTH_OVERDUE, now)
+    if now <= state.authenticate_by:
+        raise ExchangeError(
+            "invalid_settlement_transition",
+            f"Trade {state.trade_id} is not overdue before its authentication deadline.",
+        )
+    return Transition(new, _cancel_entries(state, now, "not authenticated in time")[:2])
+
+
 def _cancel_entries(state: TradeState, now: int, reason: str) -> tuple[LedgerEntry, ...]:
+    """Refund, fee reversal, then the seller's penalty and the platform's (in this order)."""
     fees, trade_id = state.fees, state.trade_id
     return (
         LedgerEntry(

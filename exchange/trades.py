@@ -95,7 +95,11 @@ class Trades:
         schedule: FeeSchedule,
         ship_deadline_ns: int,
     ) -> tuple[dict[str, Any], TradeState]:
-        """Open the trade of one fill, record its match entries; its settlement state."""
+        """Open the trade of one fill, record its match entries; its settlement state.
+
+        The seller's fee level is read at the match (it sets the fee); the
+        sale itself counts toward levels only once delivered.
+        """
         tid = self.next_trade
         self.next_trade = tid + 1
         if ev.taker_side is _BID:
@@ -119,7 +123,6 @@ class Trades:
         )
         state = opened.state
         fees = state.fees
-        seller_stats.record_sale(seller, tid, ts, ev.quantity, fees.gross_cents)
         trade: dict[str, Any] = {
             "id": tid,
             "sku": sku,

@@ -55,6 +55,7 @@ def recover_engine(
     fsync: bool = True,
     schedule: FeeSchedule = DEFAULT_SCHEDULE,
     ship_deadline_ns: int = 48 * HOUR_NS,
+    authenticate_deadline_ns: int = 72 * HOUR_NS,
     keep_store_ops_after: int | None = None,
     lock: bool = True,
     files: FileLayer | None = None,
@@ -66,6 +67,8 @@ def recover_engine(
         fsync: the journal's fsync setting.
         schedule: fee schedule of a fresh engine.
         ship_deadline_ns: ship deadline of a fresh engine.
+        authenticate_deadline_ns: authentication deadline (from ship time),
+            set after replay like the ship deadline.
         keep_store_ops_after: keep the store ops of replayed records with a
             seq above this (to catch a store up); None keeps none.
         lock: take the data-dir lock (tools that only read may skip it).
@@ -102,7 +105,7 @@ def recover_engine(
             engine = Engine.restore_bytes(latest[1])
             snapshot_seq = latest[0]
         else:
-            engine = Engine(schedule, ship_deadline_ns)
+            engine = Engine(schedule, ship_deadline_ns, authenticate_deadline_ns)
             snapshot_seq = 0
         if journal.last_seq < engine.last_seq:
             raise RuntimeError(
@@ -111,6 +114,7 @@ def recover_engine(
             )
         replayed = _replay(journal, engine, keep_store_ops_after)
         engine.ship_deadline_ns = ship_deadline_ns
+        engine.authenticate_deadline_ns = authenticate_deadline_ns
     except BaseException:
         if lock:
             dir_lock.release()

@@ -81,6 +81,9 @@ class VenueConfig:
         fsync: False skips fsync (tests and benchmarks; a process crash
             still loses nothing, a power loss may).
         ship_deadline_hours: time a seller has to ship.
+        authenticate_deadline_hours: time the platform has to authenticate a
+            shipped trade; then it is canceled (buyer refunded, no seller
+            penalty).
         demo_catalog: journal the demo products on a first start.
         snapshot_every: commands between snapshots.
         store: False runs without a trade store (no analytics).
@@ -110,6 +113,7 @@ class VenueConfig:
     database_url: str | None = None
     fsync: bool = True
     ship_deadline_hours: float = 48
+    authenticate_deadline_hours: float = 72
     demo_catalog: bool = True
     snapshot_every: int = 100_000
     store: bool = True
@@ -231,6 +235,7 @@ class Venue(VenueQueries, VenueHistory):
             fsync=cfg.fsync,
             schedule=cfg.schedule,
             ship_deadline_ns=int(cfg.ship_deadline_hours * HOUR_NS),
+            authenticate_deadline_ns=int(cfg.authenticate_deadline_hours * HOUR_NS),
             keep_store_ops_after=keep_store_ops_after,
             lock=False,
             files=cfg.journal_files,

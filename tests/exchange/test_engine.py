@@ -18,7 +18,7 @@ from exchange.commands import (
 )
 from exchange.engine import Engine
 from exchange.errors import ExchangeError
-from exchange.marketdata import BookUpdate, L2Mirror, TradeCanceled, TradePrint
+from exchange.marketdata import BookUpdate, TradeCanceled, TradePrint
 from orderbook.checksum import book_checksum
 
 from .conftest import MS, SKU, SKU2, T0, Driver, product_cmd, rows
@@ -173,6 +173,31 @@ def test_market_orders_never_rest(driver: Driver, traders: tuple[str, str, str])
     assert [f["price_cents"] for f in out.response["fills"]] == [20_000]
 
 
+def test_market_orders_say_ioc_in_the_answer_the_row_and_the_store(
+    driver: Driver, traders: tuple[str, str, str]
+) -> None:
+    alice, bob, _ = traders
+    driver.place(alice, "ask", 20_000, 1)
+    out = driver.place(bob, "bid", None, 2, order_type="market", client_order_id="buy-now")
+    assert out.response is not None
+    order = out.response["order"]
+    assert order["time_in_force"] == "ioc"
+    stored = {r["id"]: r["time_in_force"] for r in rows(out, "order")}
+    assert stored[order["id"]] == "ioc" and len(stored) == 2  # the maker's stays gtc
+    row = driver.engine.order_row(order["id"])
+    assert row is not None and row["time_in_force"] == "ioc"
+    assert driver.engine.order(bob, order["id"])["time_in_force"] == "ioc"
+    # The same body again (gtc by default) is the same order, not a reuse.
+    again = PlaceOrder(bob, "buy-now", SKU, "bid", "market", None, 2)
+    replayed = driver.engine.idempotent_replay(again, driver.ts)
+    assert replayed is not None and replayed["order"]["id"] == order["id"]
+    # A market FOK stays FOK; a limit GTC stays GTC.
+    fok = driver.place(bob, "bid", None, 1, order_type="market", tif="fok")
+    assert fok.response is not None and fok.response["order"]["time_in_force"] == "fok"
+    gtc = driver.place(bob, "bid", 19_000, 1)
+    assert gtc.response is not None and gtc.response["order"]["time_in_force"] == "gtc"
+
+
 def test_fok_and_post_only_outcomes_are_journaled(
     driver: Driver, traders: tuple[str, str, str]
 ) -> None:
@@ -313,6 +338,13 @@ def _trade(driver: Driver, seller: str, buyer: str, price: int = 20_000, qty: in
     return tid
 
 
+def _delivered(driver: Driver, seller: str, buyer: str, auth: str, price: int = 20_000) -> int:
+    tid = _trade(driver, seller, buyer, price)
+    driver.run(MarkShipped(seller, tid))
+    driver.run(AuthenticateTrade(auth, tid, True))
+    return tid
+
+
 def test_fees_and_ledger_at_match(driver: Driver, traders: tuple[str, str, str]) -> None:
     alice, bob, _ = traders
     driver.place(alice, "ask", 20_000, 2)
@@ -429,11 +461,121 @@ def test_ship_deadline_is_enforced_by_tick(driver: Driver, traders: tuple[str, s
 def test_shipping_on_time_stops_the_deadline(driver: Driver, traders: tuple[str, str, str]) -> None:
     alice, bob, _ = traders
     tid = _trade(driver, alice, bob)
-    driver.run(MarkShipped(alice, tid))
-    assert driver.engine.next_due() is None
+    shipped = driver.run(MarkShipped(alice, tid))
+    # What is due next is the authentication deadline, 72 h after shipping.
+    assert driver.engine.next_due() == shipped.ts + 72 * HOUR + 1
     trade = driver.engine.trade_row(tid)
     assert trade is not None
     assert rows(driver.run(Tick(), ts=trade["ship_by"] + HOUR), "trade") == []
+
+
+def test_an_unauthenticated_shipment_times_out_without_penalty(
+    driver: Driver, traders: tuple[str, str, str]
+) -> None:
+    alice, bob, _ = traders
+    tid = _trade(driver, alice, bob)
+    shipped = driver.run(MarkShipped(alice, tid))
+    due = shipped.ts + driver.engine.authenticate_deadline_ns
+    assert rows(driver.run(Tick(), ts=due), "trade") == []  # on time until the deadline
+    auth = driver.account("late", role="authenticator")
+    out = driver.run(Tick(), ts=due + 1)
+    (row,) = rows(out, "trade")
+    assert row["settlement_status"] == "canceled"
+    # The buyer is refunded and the fee reversed; the seller shipped in time: no penalty.
+    assert sorted((e["account_id"], e["kind"], e["amount_cents"]) for e in rows(out, "ledger")) == [
+        (bob, "refund", 20_500),
+        ("platform", "fee", -2_900),
+    ]
+    assert [e["kind"] for e in driver.engine.ledger(alice)] == []
+    (ev,) = out.md
+    assert isinstance(ev, TradeCanceled) and ev.trade_id == tid
+    assert driver.engine.next_due() is None
+    with pytest.raises(ExchangeError) as info:
+        driver.run(AuthenticateTrade(auth, tid, True))
+    assert info.value.code == "invalid_settlement_transition"
+
+
+def test_the_authenticate_deadline_is_configurable_and_survives_a_snapshot(
+    traders: tuple[str, str, str], driver: Driver
+) -> None:
+    alice, bob, _ = traders
+    restored = Engine.restore_bytes(driver.engine.snapshot_bytes())
+    assert restored.authenticate_deadline_ns == 72 * HOUR
+    driver.engine.authenticate_deadline_ns = 5 * HOUR
+    tid = _trade(driver, alice, bob)
+    shipped = driver.run(MarkShipped(alice, tid))
+    assert driver.engine.next_due() == shipped.ts + 5 * HOUR + 1
+    # A later change of the setting does not move a shipped trade's deadline.
+    driver.engine.authenticate_deadline_ns = 1 * HOUR
+    again = Engine.restore_bytes(driver.engine.snapshot_bytes())
+    assert again.next_due() == shipped.ts + 5 * HOUR + 1
+    assert again.authenticate_deadline_ns == 1 * HOUR
+
+
+def test_a_version_2_snapshot_is_read(driver: Driver, traders: tuple[str, str, str]) -> None:
+    import orjson
+
+    alice, bob, _ = traders
+    tid = _trade(driver, alice, bob)
+    shipped = driver.run(MarkShipped(alice, tid))
+    data = orjson.loads(driver.engine.snapshot_bytes())
+    # What version 2 wrote: no authenticate deadline, no authenticate_by.
+    data["version"] = 2
+    del data["authenticate_deadline_ns"]
+    for item in data["settling"]:
+        del item["authenticate_by"]
+    old = Engine.restore(data)
+    assert old.snapshot_bytes() == driver.engine.snapshot_bytes()
+    assert old.next_due() == shipped.ts + 72 * HOUR + 1
+    with pytest.raises(ValueError):
+        Engine.restore({**data, "version": 1})
+
+
+def test_a_party_never_authenticates_its_own_trade(
+    driver: Driver, traders: tuple[str, str, str]
+) -> None:
+    alice, bob, _ = traders
+    seller = driver.account("seller-checker", role="authenticator")
+    buyer = driver.account("buyer-admin", role="admin")
+    as_seller = _trade(driver, seller, bob)
+    as_buyer = _trade(driver, alice, buyer)
+    driver.run(MarkShipped(seller, as_seller))
+    driver.run(MarkShipped(alice, as_buyer))
+    before = driver.engine.snapshot_bytes()
+    for who, tid in [(seller, as_seller), (buyer, as_buyer)]:
+        for passed in (True, False):
+            with pytest.raises(ExchangeError) as info:
+                driver.run(AuthenticateTrade(who, tid, passed))
+            assert info.value.code == "forbidden"
+            assert info.value.message == (
+                f"You are a party to trade {tid}: its authentication is someone else's."
+            )
+    assert driver.engine.snapshot_bytes() == before
+    # Anyone with the role who is not a party may: each authenticates the other's.
+    assert driver.run(AuthenticateTrade(buyer, as_seller, True)).response is not None
+    assert driver.run(AuthenticateTrade(seller, as_buyer, False)).response is not None
+
+
+def test_fee_levels_count_only_delivered_sales(
+    driver: Driver, traders: tuple[str, str, str]
+) -> None:
+    alice, bob, _ = traders
+    auth = driver.account("checker", role="authenticator")
+    # Twelve matches between two accounts lift nothing while undelivered.
+    tids = [_trade(driver, alice, bob, price=10_000) for _ in range(12)]
+    assert driver.engine.seller_level(alice, driver.ts) == 1
+    assert driver.engine.seller_stats.totals(alice, driver.ts) == (0, 0)
+    for tid in tids[:11]:
+        driver.run(MarkShipped(alice, tid))
+        driver.run(AuthenticateTrade(auth, tid, True))
+    assert driver.engine.seller_stats.totals(alice, driver.ts) == (11, 11 * 10_000)
+    assert driver.engine.seller_level(alice, driver.ts) == 1
+    # The twelfth fails authentication: still not a sale.
+    driver.run(MarkShipped(alice, tids[11]))
+    driver.run(AuthenticateTrade(auth, tids[11], False))
+    assert driver.engine.seller_level(alice, driver.ts) == 1
+    _delivered(driver, alice, bob, auth, price=10_000)
+    assert driver.engine.seller_level(alice, driver.ts) == 2
 
 
 def test_holdings_add_and_remove(driver: Driver, traders: tuple[str, str, str]) -> None:
@@ -553,8 +695,9 @@ def test_wire_shapes(driver: Driver, traders: tuple[str, str, str]) -> None:
 
 def test_seller_level_query_changes_nothing(driver: Driver, traders: tuple[str, str, str]) -> None:
     alice, bob, _ = traders
+    auth = driver.account("checker", role="authenticator")
     for _ in range(12):
-        _trade(driver, alice, bob)
+        _delivered(driver, alice, bob, auth)
     assert driver.engine.seller_level(alice, driver.ts) == 2  # 12 sales in 90 days
     before = driver.engine.snapshot_bytes()
     assert driver.engine.seller_level(alice, driver.ts + 91 * 24 * HOUR) == 1
@@ -564,16 +707,6 @@ def test_seller_level_query_changes_nothing(driver: Driver, traders: tuple[str, 
     trade = driver.engine.trade_row(tid)
     assert trade is not None
     assert (trade["seller_level"], trade["transaction_fee_cents"]) == (2, 1_700)
-
-
-def test_clock_formats_rfc3339() -> None:
-    from exchange.clock import parse_rfc3339, rfc3339
-
-    assert rfc3339(T0) == "2026-01-01T00:00:00.000Z"
-    assert rfc3339(T0 + 1_999_999_999) == "2026-01-01T00:00:01.999Z"
-    assert rfc3339(T0 - 1) == "2025-12-31T23:59:59.999Z"
-    assert parse_rfc3339("2026-01-01T01:00:00+01:00") == T0
-    assert parse_rfc3339("2026-01-01") == T0
 
 
 def test_book_update_checksums_match_the_book(
@@ -643,13 +776,3 @@ def test_canceled_settlement_publishes_trade_canceled_in_sequence(
         assert replayed.apply(seq, ts, cmd).md == []
     assert replayed.md_sequences(SKU) == driver.engine.md_sequences(SKU)
     assert replayed.snapshot_bytes() == driver.engine.snapshot_bytes()
-
-
-def test_mirror_counts_trade_canceled_on_the_trades_channel() -> None:
-    mirror = L2Mirror()
-    mirror.apply(TradePrint(SKU, 1, 0, 1, 20_000, 1, "bid", T0))
-    mirror.apply(BookUpdate(SKU, 2, 0, (("ask", 20_100, 1),), 0, T0))
-    mirror.apply(TradeCanceled(SKU, 3, 1, 1, 20_000, 1, T0 + 1))
-    assert mirror.sequence(SKU) == 3
-    assert mirror.channel_sequences(SKU) == (2, 3)
-    assert mirror.best(SKU) == (None, 20_100)

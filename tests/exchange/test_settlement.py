@@ -23,6 +23,7 @@ from exchange.settlement import (
     TradeState,
     Transition,
     authenticate,
+    authentication_overdue,
     is_overdue,
     open_trade,
     overdue,
@@ -142,6 +143,7 @@ def test_transition_table() -> None:
         (S.AWAITING_SHIPMENT, SettlementEvent.SHIP_OVERDUE): S.CANCELED,
         (S.SHIPPED, SettlementEvent.AUTH_PASSED): S.DELIVERED,
         (S.SHIPPED, SettlementEvent.AUTH_FAILED): S.CANCELED,
+        (S.SHIPPED, SettlementEvent.AUTH_OVERDUE): S.CANCELED,
     }
     assert {S.DELIVERED, S.CANCELED} == FINAL_STATUSES
     assert not any(status in FINAL_STATUSES for status, _ in TRANSITIONS)
@@ -152,6 +154,7 @@ STEPS = {
     SettlementEvent.SHIP_OVERDUE: lambda s: overdue(s, SHIP_BY + 1),
     SettlementEvent.AUTH_PASSED: lambda s: authenticate(s, True, T0 + 1),
     SettlementEvent.AUTH_FAILED: lambda s: authenticate(s, False, T0 + 1),
+    SettlementEvent.AUTH_OVERDUE: lambda s: authentication_overdue(s, s.authenticate_by + 1),
 }
 
 
