@@ -187,6 +187,18 @@ def _add_serve_flags(p: argparse.ArgumentParser) -> None:
         "canceled, the buyer refunded and the seller not penalized (default 72)",
     )
     p.add_argument(
+        "--max-open-orders",
+        type=_positive_int,
+        default=_env("EXCHANGE_MAX_OPEN_ORDERS", "10000"),
+        help="open orders per account; more is refused open_order_limit (default 10000)",
+    )
+    p.add_argument(
+        "--max-holdings",
+        type=_positive_int,
+        default=_env("EXCHANGE_MAX_HOLDINGS", "5000"),
+        help="portfolio items per account; more is refused holding_limit (default 5000)",
+    )
+    p.add_argument(
         "--no-fsync",
         action="store_true",
         help="acknowledge orders without fsync (benchmarks only: a crash may lose them)",
@@ -347,6 +359,8 @@ async def _serve(args: argparse.Namespace, *, demo: bool) -> int:
         ship_deadline_hours=args.ship_deadline_hours,
         journal_retention_days=args.journal_retention,
         authenticate_deadline_hours=args.authenticate_deadline_hours,
+        max_open_orders=args.max_open_orders,
+        max_holdings=args.max_holdings,
         demo_catalog=not args.no_demo_catalog,
         max_clock_ahead_hours=args.max_clock_jump_hours,
         # The demo's data directory is play data that `make run` reopens days

@@ -130,6 +130,13 @@ shipped)."""
 
 _READABLE_VERSIONS = (2, SNAPSHOT_VERSION)
 
+DEFAULT_MAX_OPEN_ORDERS = 10_000
+"""Open orders one account may have; placing one more that could rest (a GTC
+limit order) is refused ``open_order_limit``."""
+DEFAULT_MAX_HOLDINGS = 5_000
+"""Holdings one account's portfolio may have; adding one more is refused
+``holding_limit`` (deliveries still add theirs: a settled purchase is a fact)."""
+
 _OPEN = "open"
 
 
@@ -146,6 +153,12 @@ class Engine:
         authenticate_deadline_ns: time the platform has to authenticate a
             trade after it shipped (then it is canceled, the buyer refunded,
             the seller not penalized).
+
+    Attributes:
+        max_open_orders: per-account open orders, checked when placing.
+        max_holdings: per-account holdings, checked when adding one by hand.
+            Both are static checks only (never applied in replay), so they
+            are settings, not state: not in the snapshot.
     """
 
     def __init__(
@@ -157,6 +170,8 @@ class Engine:
         self.schedule = schedule
         self.ship_deadline_ns = ship_deadline_ns
         self.authenticate_deadline_ns = authenticate_deadline_ns
+        self.max_open_orders = DEFAULT_MAX_OPEN_ORDERS
+        self.max_holdings = DEFAULT_MAX_HOLDINGS
         self.catalog = Catalog()
         self.accounts = Accounts()
         self.seller_stats = SellerStats(schedule)
@@ -242,6 +257,17 @@ class Engine:
         if self.accounts.get(cmd.account_id) is None:  # self._account, inlined: the hot path
             raise _err("unauthorized", "Unknown account.")
         self._orders.check_place(cmd, self._rules(cmd.sku), now)
+        # Only an order that may rest counts against the limit: market, IOC and FOK never do.
+        if (
+            cmd.order_type == "limit"
+            and cmd.time_in_force == "gtc"
+            and self._orders.open_of(cmd.account_id) >= self.max_open_orders
+        ):
+            raise _err(
+                "open_order_limit",
+                f"An account may have at most {self.max_open_orders} open orders; "
+                "cancel some before placing more.",
+            )
 
     def _check_cancel(self, cmd: CancelOrder, now: int) -> None:
         self._account(cmd.account_id)
@@ -281,6 +307,12 @@ class Engine:
         self._account(cmd.account_id)
         self._rules(cmd.sku)
         check_manual(cmd.purchase_price_cents, cmd.acquired_at, cmd.condition)
+        if self.portfolios.count(cmd.account_id) >= self.max_holdings:
+            raise _err(
+                "holding_limit",
+                f"A portfolio may hold at most {self.max_holdings} items; "
+                "remove some before adding more.",
+            )
 
     def _check_remove_holding(self, cmd: RemoveHolding, now: int) -> None:
         self._account(cmd.account_id)

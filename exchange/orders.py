@@ -176,6 +176,7 @@ class Orders:
         self._by_account: dict[str, list[int]] = {}
         self._expiries: list[tuple[int, int]] = []
         self.open_count = 0
+        self._open_by_account: dict[str, int] = {}
 
     # ------------------------------------------------------------ checks
 
@@ -219,6 +220,10 @@ class Orders:
         )
         if reason is not None:
             raise _err(str(reason), reject_sentence(str(reason), rules))
+
+    def open_of(self, account_id: str) -> int:
+        """How many open orders the account has (O(1))."""
+        return self._open_by_account.get(account_id, 0)
 
     def own(self, account_id: str, order_id: object) -> dict[str, Any]:
         """The account's order ``order_id`` as a row; another's is ``not_found``."""
@@ -327,6 +332,8 @@ class Orders:
             # What the body said, for comparing repeats after amends.
             self._placed[oid] = (cmd.price_cents, cmd.quantity)
         self.open_count += 1
+        open_by = self._open_by_account
+        open_by[account_id] = open_by.get(account_id, 0) + 1
         return order
 
     def open_row(self, order_id: int) -> dict[str, Any]:
@@ -353,6 +360,7 @@ class Orders:
         """
         ts = out.ts
         orders = self._orders
+        open_by = self._open_by_account
         touched: dict[int, dict[str, Any]] = {}
         if taker is not None:
             touched[taker["id"]] = taker
@@ -385,9 +393,11 @@ class Orders:
                 if ev.maker_remaining == 0:
                     maker["status"] = FILLED
                     self.open_count -= 1
+                    open_by[ev.maker_owner] -= 1
                 if ev.taker_remaining == 0:
                     tk["status"] = FILLED
                     self.open_count -= 1
+                    open_by[ev.taker_owner] -= 1
                 touched[maker_id] = maker
                 touched[taker_id] = tk
                 trades.append(on_fill(tk["sku"], ev, out))
@@ -397,6 +407,7 @@ class Orders:
                 o["cancel_reason"] = _REASONS[ev.reason]
                 o["updated_at"] = ts
                 self.open_count -= 1
+                open_by[o["account_id"]] -= 1
                 touched[o["id"]] = o
             elif kind is _AMENDED:
                 o = orders[ev.order_id]
@@ -411,6 +422,7 @@ class Orders:
                     taker["status"] = REJECTED
                     taker["cancel_reason"] = ev.reason.value
                     self.open_count -= 1
+                    open_by[taker["account_id"]] -= 1
                 else:
                     out.error = _err(ev.reason.value, reject_sentence(ev.reason.value, SkuRules()))
         if placing and taker is not None:
@@ -498,6 +510,7 @@ class Orders:
             reg._by_account.setdefault(o["account_id"], []).append(o["id"])
             if o["status"] == OPEN:
                 reg.open_count += 1
+                reg._open_by_account[o["account_id"]] = reg.open_of(o["account_id"]) + 1
                 if o["expires_at"] is not None:
                     reg._expiries.append((o["expires_at"], o["id"]))
         heapq.heapify(reg._expiries)

@@ -353,6 +353,10 @@ class Portfolios:
         """The holding with this id, or None."""
         return self._holdings.get(holding_id)
 
+    def count(self, account_id: str) -> int:
+        """How many holdings the account has (O(1))."""
+        return len(self._by_account.get(account_id, ()))
+
     def holdings(self, account_id: str) -> list[Holding]:
         """The account's holdings, in id order."""
         mine = self._by_account.get(account_id)

@@ -84,6 +84,8 @@ class VenueConfig:
         authenticate_deadline_hours: time the platform has to authenticate a
             shipped trade; then it is canceled (buyer refunded, no seller
             penalty).
+        max_open_orders: open orders per account (``open_order_limit`` beyond).
+        max_holdings: portfolio holdings per account (``holding_limit`` beyond).
         demo_catalog: journal the demo products on a first start.
         snapshot_every: commands between snapshots.
         store: False runs without a trade store (no analytics).
@@ -114,6 +116,8 @@ class VenueConfig:
     fsync: bool = True
     ship_deadline_hours: float = 48
     authenticate_deadline_hours: float = 72
+    max_open_orders: int = 10_000
+    max_holdings: int = 5_000
     demo_catalog: bool = True
     snapshot_every: int = 100_000
     store: bool = True
@@ -245,6 +249,8 @@ class Venue(VenueQueries, VenueHistory):
         """Take a recovered engine and journal as the venue's own."""
         self._journal = rec.journal
         self.engine = engine = rec.engine
+        engine.max_open_orders = self.cfg.max_open_orders
+        engine.max_holdings = self.cfg.max_holdings
         self._seq = engine.last_seq
         self._last_ts = engine.last_ts
         self._snapshotter = Snapshotter(

@@ -776,3 +776,50 @@ def test_canceled_settlement_publishes_trade_canceled_in_sequence(
         assert replayed.apply(seq, ts, cmd).md == []
     assert replayed.md_sequences(SKU) == driver.engine.md_sequences(SKU)
     assert replayed.snapshot_bytes() == driver.engine.snapshot_bytes()
+
+
+def test_open_orders_per_account_are_limited(driver: Driver, traders: tuple[str, str, str]) -> None:
+    alice, bob, _ = traders
+    driver.engine.max_open_orders = 3
+    ids = [driver.order_id(driver.place(alice, "bid", 19_000 + 100 * i)) for i in range(3)]
+    before = driver.engine.snapshot_bytes()
+    with pytest.raises(ExchangeError) as info:
+        driver.place(alice, "bid", 18_000)
+    assert (info.value.code, info.value.status) == ("open_order_limit", 422)
+    assert "at most 3 open orders" in info.value.message
+    assert driver.engine.snapshot_bytes() == before
+    # Orders that never rest are not limited; another account is not either.
+    driver.place(alice, "bid", 18_000, tif="ioc")
+    driver.place(alice, "bid", None, order_type="market")
+    driver.place(bob, "bid", 18_000)
+    # Canceled, filled or expired orders free their place.
+    driver.cancel(alice, ids[0])
+    freed = driver.place(alice, "bid", 18_000)
+    driver.place(bob, "ask", 19_200)  # fills alice's best bid
+    driver.place(alice, "bid", 17_000)
+    with pytest.raises(ExchangeError):
+        driver.place(alice, "bid", 17_100)
+    # The count is rebuilt from a snapshot.
+    restored = Engine.restore_bytes(driver.engine.snapshot_bytes())
+    restored.max_open_orders = 3
+    with pytest.raises(ExchangeError) as again:
+        restored.validate(place_cmd(alice, price_cents=17_100), driver.ts)
+    assert again.value.code == "open_order_limit"
+    assert driver.order_id(freed) > ids[-1]
+
+
+def test_portfolio_holdings_per_account_are_limited(
+    driver: Driver, traders: tuple[str, str, str]
+) -> None:
+    alice, bob, _ = traders
+    driver.engine.max_holdings = 2
+    first = driver.run(AddHolding(alice, SKU, 12_000, T0 - HOUR))
+    driver.run(AddHolding(alice, SKU, 12_000, T0 - HOUR))
+    with pytest.raises(ExchangeError) as info:
+        driver.run(AddHolding(alice, SKU, 12_000, T0 - HOUR))
+    assert (info.value.code, info.value.status) == ("holding_limit", 422)
+    assert "at most 2 items" in info.value.message
+    driver.run(AddHolding(bob, SKU, 12_000, T0 - HOUR))
+    assert first.response is not None
+    driver.run(RemoveHolding(alice, first.response["id"]))
+    driver.run(AddHolding(alice, SKU, 12_000, T0 - HOUR))
