@@ -261,7 +261,7 @@ class Engine:
         if (
             cmd.order_type == "limit"
             and cmd.time_in_force == "gtc"
-            and self._orders.open_of(cmd.account_id) >= self.max_open_orders
+            and self._orders.open_by_account.get(cmd.account_id, 0) >= self.max_open_orders
         ):
             raise _err(
                 "open_order_limit",

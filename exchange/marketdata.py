@@ -171,11 +171,11 @@ class L2Mirror:
         """
         book = self._levels(event.sku)
         book.sequence = event.sequence
-        if type(event) is not BookUpdate:  # trades channel: TradePrint, TradeCanceled
+        if not isinstance(event, BookUpdate):  # trades channel: TradePrint, TradeCanceled
             book.trade_sequence = event.sequence
             return
         book.book_sequence = event.sequence
-        for side, price, qty in event.changes:  # type: ignore[union-attr]
+        for side, price, qty in event.changes:
             levels = book.bids if side == "bid" else book.asks
             key = -price if side == "bid" else price
             if qty:

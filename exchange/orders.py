@@ -176,7 +176,8 @@ class Orders:
         self._by_account: dict[str, list[int]] = {}
         self._expiries: list[tuple[int, int]] = []
         self.open_count = 0
-        self._open_by_account: dict[str, int] = {}
+        self.open_by_account: dict[str, int] = {}
+        """account id -> its open orders (derived; read it, never change it)."""
 
     # ------------------------------------------------------------ checks
 
@@ -223,7 +224,7 @@ class Orders:
 
     def open_of(self, account_id: str) -> int:
         """How many open orders the account has (O(1))."""
-        return self._open_by_account.get(account_id, 0)
+        return self.open_by_account.get(account_id, 0)
 
     def own(self, account_id: str, order_id: object) -> dict[str, Any]:
         """The account's order ``order_id`` as a row; another's is ``not_found``."""
@@ -332,7 +333,7 @@ class Orders:
             # What the body said, for comparing repeats after amends.
             self._placed[oid] = (cmd.price_cents, cmd.quantity)
         self.open_count += 1
-        open_by = self._open_by_account
+        open_by = self.open_by_account
         open_by[account_id] = open_by.get(account_id, 0) + 1
         return order
 
@@ -360,7 +361,7 @@ class Orders:
         """
         ts = out.ts
         orders = self._orders
-        open_by = self._open_by_account
+        open_by = self.open_by_account
         touched: dict[int, dict[str, Any]] = {}
         if taker is not None:
             touched[taker["id"]] = taker
@@ -510,7 +511,7 @@ class Orders:
             reg._by_account.setdefault(o["account_id"], []).append(o["id"])
             if o["status"] == OPEN:
                 reg.open_count += 1
-                reg._open_by_account[o["account_id"]] = reg.open_of(o["account_id"]) + 1
+                reg.open_by_account[o["account_id"]] = reg.open_of(o["account_id"]) + 1
                 if o["expires_at"] is not None:
                     reg._expiries.append((o["expires_at"], o["id"]))
         heapq.heapify(reg._expiries)
