@@ -598,6 +598,10 @@ class Engine:
         """Trades matched so far (trade ids run from 1 to this)."""
         return self._trades.count()
 
+    def ledger_count(self) -> int:
+        """Ledger entries recorded so far (entry ids run from 1 to this)."""
+        return self._trades.next_ledger - 1
+
     def resting_orders(self) -> int:
         """Orders open on all books."""
         return self._orders.open_count

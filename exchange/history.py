@@ -32,9 +32,9 @@ from typing import Any, Protocol
 from sqlalchemy import Column, Index, inspect, select, text
 from sqlalchemy.sql.schema import Table
 
-from .engine import order_wire, rfc3339, trade_public, trade_view
 from .errors import ExchangeError
 from .store import LEDGER, ORDERS, TRADES, TradeStore
+from .wire import ledger_wire, order_wire, trade_public, trade_view
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -67,14 +67,6 @@ them is answered from the engine alone (a store row may be stale)."""
 _MAX_ID = 2**63 - 1
 
 log = logging.getLogger("exchange.history")
-
-
-def ledger_wire(entry: dict[str, Any]) -> dict[str, Any]:
-    """A ledger row in wire shape: time as RFC 3339, no account id."""
-    row = dict(entry)
-    row["time"] = rfc3339(row["time"])
-    row.pop("account_id", None)
-    return row
 
 
 def _invalid(message: str) -> ExchangeError:

@@ -113,7 +113,7 @@ def ledger_wire(entry: dict[str, Any]) -> dict[str, Any]:
     """The wire shape of a ledger row: its fields but the account id, time as RFC 3339."""
     row = dict(entry)
     row["time"] = rfc3339(row["time"])
-    del row["account_id"]
+    row.pop("account_id", None)
     return row
 
 

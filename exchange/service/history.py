@@ -63,7 +63,7 @@ class EngineHistory:
         return self.engine.trade_row(trade_id) is not None
 
     def holds_ledger(self, entry_id: int) -> bool:
-        return entry_id < self.engine._next_ledger
+        return entry_id <= self.engine.ledger_count()
 
     def sees_all_trades(self, account_id: str) -> bool:
         account = self.engine.accounts.get(account_id)
