@@ -304,6 +304,9 @@ class Orders:
         oid = self.next_id
         self.next_id = oid + 1
         account_id = cmd.account_id
+        tif = cmd.time_in_force
+        if tif == "gtc" and cmd.order_type == "market":  # effective_tif, inlined: hot path
+            tif = "ioc"
         order: dict[str, Any] = {
             "id": oid,
             "account_id": account_id,
@@ -311,7 +314,7 @@ class Orders:
             "sku": cmd.sku,
             "side": cmd.side,
             "type": cmd.order_type,
-            "time_in_force": effective_tif(cmd.order_type, cmd.time_in_force),
+            "time_in_force": tif,
             "post_only": cmd.post_only,
             "price_cents": cmd.price_cents,
             "quantity": cmd.quantity,
