@@ -143,7 +143,7 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return response
     except ExchangeError as err:
         body = problem_from_error(err, instance=request.path)
-        headers = {"Retry-After": "1"} if err.status == 429 else None
+        headers = {"Retry-After": "1"} if err.status in (429, 503) else None
         return _problem_json(body, headers)
     except web.HTTPException as exc:
         if exc.status < 400:

@@ -17,6 +17,14 @@ metric can be registered once per process); several venues in one process
 - ``exchange_journal_fsync_seconds``: one group's journal sync;
   ``exchange_journal_group_size``: commands per group commit.
 - ``exchange_books``, ``exchange_resting_orders``: gauges read at scrape time.
+- ``exchange_store_lag_seqs``: journal seqs released but not yet in the
+  trade store (read at scrape time); ``exchange_store_last_seq``: the
+  store's position.
+- ``exchange_store_write_failures_total``: failed store write attempts;
+  ``exchange_store_write_retries_total``: attempts that repeat a failed
+  batch (a batch is retried until it succeeds, never dropped);
+  ``exchange_store_writer_restarts_total``: writer processes restarted after
+  dying or stalling.
 """
 
 from __future__ import annotations
@@ -34,9 +42,15 @@ __all__ = [
     "MATCH_SECONDS",
     "ORDERS",
     "RESTING_ORDERS",
+    "STORE_LAG",
+    "STORE_LAST_SEQ",
+    "STORE_WRITER_RESTARTS",
+    "STORE_WRITE_FAILURES",
+    "STORE_WRITE_RETRIES",
     "TRADED_VALUE_CENTS",
     "TRADES",
     "bind_gauges",
+    "bind_store_gauges",
 ]
 
 ORDERS = Counter(
@@ -69,9 +83,28 @@ GROUP_SIZE = Histogram(
 )
 BOOKS = Gauge("exchange_books", "Order books (SKUs that have seen an order).")
 RESTING_ORDERS = Gauge("exchange_resting_orders", "Orders resting on all books.")
+STORE_LAG = Gauge(
+    "exchange_store_lag_seqs", "Journal seqs released but not yet written to the trade store."
+)
+STORE_LAST_SEQ = Gauge("exchange_store_last_seq", "The trade store's position (journal seq).")
+STORE_WRITE_FAILURES = Counter(
+    "exchange_store_write_failures", "Failed trade-store write attempts (each one is retried)."
+)
+STORE_WRITE_RETRIES = Counter(
+    "exchange_store_write_retries", "Trade-store write attempts that repeat a failed batch."
+)
+STORE_WRITER_RESTARTS = Counter(
+    "exchange_store_writer_restarts", "Store writers restarted after dying or stalling."
+)
 
 
 def bind_gauges(books: Callable[[], float], resting: Callable[[], float]) -> None:
     """Read the gauges from the given callables at scrape time (the latest venue wins)."""
     BOOKS.set_function(books)
     RESTING_ORDERS.set_function(resting)
+
+
+def bind_store_gauges(lag: Callable[[], float], position: Callable[[], float]) -> None:
+    """Read the store gauges from the given callables at scrape time."""
+    STORE_LAG.set_function(lag)
+    STORE_LAST_SEQ.set_function(position)

@@ -1,15 +1,18 @@
 """The trade store: orders' states, trades, ledger, holdings and realized gains in SQL.
 
 CONTRACT. The engine emits, per command, a list of *store ops* ``(kind,
-row)``; rows are full rows (upsert by ``id``) in the shapes of
-``/work/notes/shapes.md``: times are int nanoseconds since the epoch, money
-int cents, ids ints (account ids are strings ``"acc_<n>"``)::
+row)``; rows are full rows (upsert by ``id``) whose keys are the columns of
+the table models below (:class:`OrderRow`, :class:`TradeRow`,
+:class:`LedgerRow`, :class:`HoldingRow`, :class:`RealizedRow`; a missing
+key is NULL). Times are int nanoseconds since the epoch, money int cents,
+ids ints (account ids are strings ``"acc_<n>"``)::
 
     ("order", {...})  ("trade", {...})  ("ledger", {...})  ("holding", {...})
     ("holding_delete", {"id"})  ("realized", {...})  ("meta", {"key", "value"})
 
 ``meta`` is an extra kind so that a batch can record, in the same
-transaction, e.g. the last journal ``seq`` it reflects.
+transaction, the last journal ``seq`` it reflects (``last_seq``: the
+store's position, which only moves past what was written).
 
 - :class:`TradeStore` (sync; call it from a thread, never from the event
   loop): :meth:`TradeStore.write` applies one batch in ONE transaction with
@@ -17,26 +20,16 @@ transaction, e.g. the last journal ``seq`` it reflects.
   one ``executemany`` per table. Rows of the same id inside one batch are
   coalesced, the last one winning (rows are full rows, so that is the final
   state, and PostgreSQL refuses to touch one row twice in one statement).
+  Writing a batch twice leaves the same rows, so a retried batch is safe.
 - ``holding_delete`` is a *soft* delete: the row stays with ``removed`` set,
   so that the portfolio history can still value what was held on past days
   (a holding with a realized-gain row was held until that sale's time; a
   removed holding without one was a hand-added item taken back, and counts
   nowhere). :meth:`TradeStore.holdings_for_account` returns live ones only.
-- :class:`StoreWriter`: a background thread that drains a queue and writes
-  everything waiting as one batch. ``submit`` never blocks; ``flush`` waits
-  until all ops submitted before it are committed and raises a write error
-  (which is also logged) instead of swallowing it.
-- :class:`StoreProcessWriter`: the same interface, but the SQL work runs in
-  a forked child process, so SQLAlchemy and the database driver never hold
-  the GIL of the process that matches orders. Ops cross a pipe as orjson
-  bytes (a sender thread encodes and writes them, so ``submit`` still never
-  blocks); the child writes everything waiting in one transaction and
-  answers how many submitted lists it committed and the error, if any.
-  ``flush`` has the same meaning; a child that dies is reported as a
-  :class:`StoreError`, and a child whose parent dies sees the pipe close and
-  exits. The child comes from a ``forkserver`` (a clean process started
-  once), so it holds none of the parent's descriptors (the data-dir lock,
-  the journal, sockets) and none of SQLite's per-process state.
+- The venue's writer, which follows the journal's store outbox and retries
+  until a write succeeds, is :mod:`exchange.storewriter`.
+  :class:`StoreWriter` here is a small in-process writer for tools and tests
+  (a background thread draining a queue; ``flush`` raises a write error).
 
 URLs: ``sqlite:///<data_dir>/exchange.db`` (the default; WAL journal,
 ``synchronous=NORMAL``) or ``postgresql+psycopg://...``. With ``schema=`` a
@@ -47,15 +40,11 @@ one each).
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 import queue
-import signal
 import threading
 from collections.abc import Iterable, Sequence
-from multiprocessing.connection import Connection as Pipe
 from typing import Any
 
-import orjson
 from sqlalchemy import BigInteger, Boolean, Column, Index, String, event, func, select, text
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import update as sa_update
@@ -72,7 +61,6 @@ __all__ = [
     "RealizedRow",
     "StoreError",
     "StoreOp",
-    "StoreProcessWriter",
     "StoreWriter",
     "TradeRow",
     "TradeStore",
@@ -274,8 +262,13 @@ class TradeStore:
         if self.dialect_name == "sqlite":
             # The writer thread and readers share the engine.
             kwargs["connect_args"] = {"check_same_thread": False}
-        elif schema is not None:
-            kwargs["connect_args"] = {"options": f"-csearch_path={schema}"}
+        else:
+            # A database that is down must answer (or fail) in bounded time:
+            # reads give up and the writer retries, neither hangs.
+            connect_args: dict[str, Any] = {"connect_timeout": 5}
+            if schema is not None:
+                connect_args["options"] = f"-csearch_path={schema}"
+            kwargs["connect_args"] = connect_args
         self.engine: Engine = create_engine(url, **kwargs)
         if self.dialect_name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -576,166 +569,3 @@ class StoreWriter(_Writer):
             with self._cond:
                 self._done += len(batch)
                 self._cond.notify_all()
-
-
-class StoreProcessWriter(_Writer):
-    """Writes store ops in a child process, in batches, in submit order.
-
-    Same interface and promises as :class:`StoreWriter` (``submit`` never
-    blocks; ``flush`` returns once everything submitted before it is
-    committed and raises a write error once), but the database work runs in
-    a forked child with its own :class:`TradeStore` on ``url``.
-
-    Args:
-        url: the store's URL (the child opens its own engine on it).
-        schema: PostgreSQL schema, as for :class:`TradeStore`.
-        max_batch: at most this many messages (each holding one or more
-            submitted lists) per transaction.
-    """
-
-    def __init__(self, url: str, *, schema: str | None = None, max_batch: int = 1_000) -> None:
-        super().__init__()
-        self.url = url
-        self.max_batch = max_batch
-        self._dead = False
-        # forkserver: the child is forked from a small clean server process,
-        # so it inherits neither this process's descriptors (the data-dir
-        # lock, the journal, sockets) nor SQLite's per-process lock state,
-        # and starting one costs a fork, not a fresh interpreter.
-        methods = mp.get_all_start_methods()
-        # Any: typeshed's BaseContext lacks the Process/Pipe its subclasses have.
-        ctx: Any = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
-        if "forkserver" in methods:
-            # Imported once by the server, not by every child. Like any
-            # spawn-style start, the main script needs the usual
-            # ``if __name__ == "__main__":`` guard.
-            ctx.set_forkserver_preload(["__main__", __name__])
-        ops_r, ops_w = ctx.Pipe(duplex=False)
-        ack_r, ack_w = ctx.Pipe(duplex=False)
-        self._process = ctx.Process(
-            target=_child_main,
-            args=(url, schema, max_batch, ops_r, ack_w),
-            name="store-writer",
-            # Daemonic: terminated at interpreter exit if never closed.
-            daemon=True,
-        )
-        self._process.start()
-        ops_r.close()
-        ack_w.close()
-        self._ops = ops_w
-        self._acks = ack_r
-        self._sender = threading.Thread(target=self._send, name="store-sender", daemon=True)
-        self._receiver = threading.Thread(
-            target=self._receive, name="store-receiver", daemon=True
-        )
-        self._sender.start()
-        self._receiver.start()
-
-    def _stopped(self) -> bool:
-        return self._dead
-
-    def close(self) -> None:
-        """Write what is queued, stop the child, and raise a pending error."""
-        if not self._closed:
-            self._closed = True
-            self._queue.put(None)
-            self._sender.join()
-            self._receiver.join()
-            self._process.join()
-            self._acks.close()
-        self._raise_error(self._submitted)
-
-    def _send(self) -> None:
-        """Drain the queue into the pipe: one message per drain, ``[n, ops]``."""
-        conn = self._ops
-        stop = False
-        try:
-            while not stop:
-                first = self._queue.get()
-                if first is None:
-                    break
-                lists = 1
-                ops = list(first)
-                while True:
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        stop = True
-                        break
-                    lists += 1
-                    ops.extend(item)
-                conn.send_bytes(orjson.dumps([lists, ops]))
-        except Exception as exc:  # a broken pipe: the child is gone
-            log.error("store writer: cannot reach the writer process: %s", exc)
-        finally:
-            conn.close()  # the child sees the end of its input and exits
-
-    def _receive(self) -> None:
-        """Count the child's acknowledgements; keep its errors for flush()."""
-        conn = self._acks
-        try:
-            while True:
-                lists, error = orjson.loads(conn.recv_bytes())
-                if error is not None:
-                    log.error("store writer: a batch of %d op lists failed: %s", lists, error)
-                with self._cond:
-                    if error is not None:
-                        self._error = StoreError(error)
-                    self._done += lists
-                    self._cond.notify_all()
-        except (EOFError, OSError):
-            pass  # the child exited (closed, or died)
-        with self._cond:
-            self._dead = True
-            self._cond.notify_all()
-
-
-def _child_main(
-    url: str,
-    schema: str | None,
-    max_batch: int,
-    source: Pipe[bytes, bytes],
-    acks: Pipe[bytes, bytes],
-) -> None:
-    """The writer process: read ``[n, ops]`` messages, write, acknowledge."""
-    _child_signals()
-    store = TradeStore(url, schema=schema)
-    try:
-        eof = False
-        while not eof:
-            try:
-                batch = [source.recv_bytes()]
-            except EOFError:
-                return
-            while len(batch) < max_batch:
-                try:
-                    if not source.poll():
-                        break
-                    batch.append(source.recv_bytes())
-                except EOFError:
-                    eof = True
-                    break
-            lists = 0
-            ops: list[Any] = []
-            for data in batch:
-                n, more = orjson.loads(data)
-                lists += n
-                ops.extend(more)
-            error: str | None = None
-            try:
-                store.write(ops)
-            except Exception as exc:  # reported to the parent, which logs it
-                error = str(exc)
-            acks.send_bytes(orjson.dumps([lists, error]))
-    finally:
-        store.close()
-
-
-def _child_signals() -> None:
-    """Ctrl-C, sent to the whole process group, must not cut the writer
-    short before the parent has flushed and closed the pipe. SIGTERM keeps
-    its default: multiprocessing terminates a daemonic child that was never
-    closed when the parent exits, and must not wait for it forever."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)

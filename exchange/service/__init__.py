@@ -75,14 +75,22 @@ returned records are plain JSON-able dicts in the wire shapes of DESIGN.md
     venue.unsubscribe(callback)
 
     # analytics and portfolio (issue 6; polars over the trade store)
-    venue.analytics -> exchange.analytics.Analytics | None (None when store=False)
-    await venue.flush_store()   # wait until the store holds everything released
+    venue.analytics -> Analytics calls, bounded: None when store=False; each
+        call waits store_read_timeout s at most for the store, then a dict
+        answer carries "as_of_seq" (the store's position) and others raise
+        ExchangeError store_behind (503); a store that cannot be read raises
+        store_unavailable (503). Never a hang, never a driver error.
+    await venue.flush_store(timeout=None) -> bool   # store holds all released?
+    venue.store_status() -> {"enabled","position","lag","writer_alive",
+                             "writer_restarts","write_failures","last_error"}
 
-    await venue.close()   # final snapshot, flush store, release the lock
+    await venue.close()   # final snapshot, store catch-up (bounded), release the lock
 
     # more settings and tools
     VenueConfig(..., snapshot_every=100_000, store=True, tick_interval=1.0,
-                schedule=DEFAULT_SCHEDULE, fork_snapshots=True)
+                schedule=DEFAULT_SCHEDULE, fork_snapshots=True, store_process=True,
+                store_stall_seconds=30, store_read_timeout=1, store_open_wait=5,
+                store_close_timeout=10)
     await venue.tick_if_due() -> bool   # journal a Tick now if an expiry/deadline passed
     venue.engine -> exchange.engine.Engine   # read-only use outside the venue!
     venue.released_seq, venue.groups, venue.commands, venue.journal   # tests, benchmarks
@@ -97,24 +105,29 @@ HOW IT WORKS
   :class:`JournalCorrupt`), load the newest good snapshot and replay the
   journal after it, each record with its own ``ts`` as now. On a first start
   with ``demo_catalog`` the demo products are journaled as CreateProduct
-  commands. The trade store is brought up to date: each group's store ops
-  carry a ``meta`` row ``last_seq``; a store behind the snapshot is rebuilt
-  from the engine's state, one behind only the replayed tail gets that tail.
+  commands. The store outbox is completed from the replayed tail (see
+  below) and the writer catches the store up from its own position.
 - Submitting: validate (raise before journaling) -> seq and ``ts =
   time.time_ns()`` (never below the last ts) -> ``engine.apply`` -> encode ->
   queue. One committer task hands a group to a worker thread, which appends
   it with one write and runs ``journal.sync()``; everything submitted while
   that is in flight forms the next group, and all its callers share one
-  future. After the sync, in journal order: the L2 mirror, the subscribers
-  (once per group, with that group's events), the store writer and the
-  metrics (summed per group); then the callers get their answers. So
-  nothing is acknowledged or published before it is durable.
+  future. After the sync, the io thread appends the group's store ops to the
+  store outbox; then, in journal order: the L2 mirror, the metrics (summed
+  per group), the store writer is told how far the outbox goes, the
+  subscribers (once per group, with that group's events); then the callers
+  get their answers. So nothing is acknowledged or published before it is
+  durable.
 - The trade store holds trades, settlement states, ledger, holdings and
   orders' final states (filled, canceled, expired, rejected): an open
   order's row is not written (it is served from the engine), and arrives
-  when the order ends. By default a child process writes it
-  (:class:`exchange.store.StoreProcessWriter`, ``store_process``), so the
-  SQL work runs on another core; :meth:`Venue.flush_store` waits for it.
+  when the order ends. A supervised child process (``store_process``)
+  follows the store outbox (``<data_dir>/store-outbox/``, one record per
+  journal seq) from the store's own position, ``meta`` ``last_seq``, and
+  retries a failed write in order until it succeeds; it is restarted when it
+  dies or stalls (:mod:`exchange.storewriter`, :mod:`.storefeed`). An outage
+  of the database is lag (``exchange_store_lag_seqs``), never loss, and costs
+  disk (the outbox), not memory.
 - Reads (orders, trades, ledger) come from the engine's state, which may be
   a few milliseconds ahead of what is durable; public market data (book,
   public trades, the mirror) shows released state only.

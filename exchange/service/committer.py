@@ -59,6 +59,9 @@ class Committer:
         seq: the journal's last seq at start (everything up to it is durable).
         on_failure: awaited after a failed group; returns the journal to go
             on with (its last seq is ``released_seq``), or None to stop.
+        after_sync: called in the io thread with the group's outcomes once it
+            is durable, before its release (the store outbox); an error there
+            fails the venue like a journal error.
     """
 
     def __init__(
@@ -69,9 +72,11 @@ class Committer:
         between_groups: Callable[[], Awaitable[None]],
         seq: int,
         on_failure: Callable[[BaseException], Awaitable[Journal | None]] | None = None,
+        after_sync: Released | None = None,
     ) -> None:
         self.journal = journal
         self.on_failure = on_failure
+        self.after_sync = after_sync
         self.io = io
         self.release = release
         self.between_groups = between_groups
@@ -136,7 +141,7 @@ class Committer:
             try:
                 # The write joins the sync in the io thread: a write() can
                 # wait on the disk too, and the loop must not.
-                await loop.run_in_executor(self.io, self._append_and_sync, records)
+                await loop.run_in_executor(self.io, self._append_and_sync, records, outs)
             except BaseException as exc:
                 self._fail(exc, group)
                 journal = None if self.on_failure is None else await self.on_failure(exc)
@@ -157,12 +162,16 @@ class Committer:
                     group.set_result(None)
             await self.between_groups()
 
-    def _append_and_sync(self, records: list[tuple[int, bytes]]) -> None:
+    def _append_and_sync(
+        self, records: list[tuple[int, bytes]], outs: Sequence[tuple[Outcome, str]]
+    ) -> None:
         """Write one group and make it durable (io thread; timed as one sync)."""
         self.journal.append(records)
         t0 = time.perf_counter()
         self.journal.sync()
         metrics.FSYNC_SECONDS.observe(time.perf_counter() - t0)
+        if self.after_sync is not None:
+            self.after_sync(outs)
 
     def _wake_waiters(self) -> None:
         last = self.released_seq

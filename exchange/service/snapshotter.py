@@ -16,6 +16,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor
 
 from ..engine import Engine
@@ -109,6 +110,8 @@ class Snapshotter:
         retention_s: journal segments that a kept snapshot covers are
             deleted once last written this many seconds ago; None keeps
             them forever (a start never reads them either way).
+        before_write: called in the io thread before a snapshot is written
+            (the store outbox is made durable up to it there).
     """
 
     def __init__(
@@ -122,6 +125,7 @@ class Snapshotter:
         fork: bool,
         snapshot_seq: int,
         retention_s: float | None = 7 * 86_400.0,
+        before_write: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
         self.journal = journal
@@ -129,6 +133,7 @@ class Snapshotter:
         self.io = io
         self.every = every
         self.fork = fork and hasattr(os, "fork")
+        self.before_write = before_write
         self.snap_seq = snapshot_seq
         """Seq of the last snapshot taken (or being taken)."""
         self.prev_snap_seq = snapshot_seq
@@ -148,6 +153,7 @@ class Snapshotter:
         job = self._job
         if job is not None:
             if not job.released and durable >= job.seq:
+                await self._before_write()
                 job.release()
             if job.waiter is not None and job.waiter.done():
                 self._job = None
@@ -168,13 +174,20 @@ class Snapshotter:
             if self.fork:
                 self._job = ForkedSnapshot.start(self.engine, self.snapshots, seq)
                 if durable >= seq:
-                        self._job.release()
+                    await self._before_write()
+                    self._job.release()
             else:
                 # Taken now, written once the journal is durable up to its seq.
                 self._pending = (seq, self.engine.snapshot_bytes())
 
+    async def _before_write(self) -> None:
+        if self.before_write is not None:
+            await asyncio.get_running_loop().run_in_executor(self.io, self.before_write)
+
     def write(self, seq: int, data: bytes) -> None:
         """Write a snapshot in this process, then rotate and prune (io thread)."""
+        if self.before_write is not None:
+            self.before_write()
         self.snapshots.write(seq, data)
         log.info("venue: snapshot at seq %d (%d bytes)", seq, len(data))
         self.after_snapshot(seq)
@@ -200,6 +213,7 @@ class Snapshotter:
         abandoned = False
         if not job.released:
             if journal_ok and self.journal.durable_seq >= job.seq:
+                await self._before_write()
                 job.release()
             else:
                 job.abandon()

@@ -35,7 +35,7 @@ from ..commands import (
     Tick,
     encode_record,
 )
-from ..engine import Engine, Outcome, StoreOp
+from ..engine import Engine, Outcome
 from ..errors import ExchangeError
 from ..fees import DEFAULT_SCHEDULE, FeeSchedule
 from ..health import STORE_BEHIND_LAG, Health, State
@@ -58,7 +58,7 @@ from .requests import (
     parse_place,
 )
 from .snapshotter import Snapshotter
-from .storefeed import StoreFeed
+from .storefeed import StoreFeed, StoreReads
 
 __all__ = ["Subscriber", "Venue", "VenueConfig"]
 
@@ -95,10 +95,10 @@ class VenueConfig:
             (copy-on-write) so the event loop never pauses for them; where
             ``os.fork`` is missing, or when False, they are serialized on the
             loop.
-        store_process: write the trade store from a forked child process
-            (:class:`exchange.store.StoreProcessWriter`), so SQL work never
-            takes the GIL from the matching path; False (or no ``os.fork``)
-            writes from a thread of this process.
+        store_process: write the trade store from a child process
+            (:class:`exchange.storewriter.SupervisedWriter`), so SQL work
+            never takes the GIL from the matching path; False (or no
+            ``os.fork``) writes from a thread of this process.
         journal_files: the journal's file layer; None is the OS (tests
             inject a full or failing disk).
         max_clock_ahead_hours: a start whose wall clock is further ahead of
@@ -109,6 +109,13 @@ class VenueConfig:
         journal_retention_days: journal segments a kept snapshot covers are
             never read at start, and are deleted this many days after they
             were last written; None keeps them forever.
+        store_stall_seconds: a writer process silent this long (stopped,
+            hung) is killed and restarted.
+        store_read_timeout: the longest a store read waits for the store to
+            catch up before it answers from what is stored.
+        store_open_wait: the longest a start waits for the store to catch up.
+        store_close_timeout: the longest a close waits for it (the rest is
+            written after the next start).
     """
 
     data_dir: Path = Path("data")
@@ -131,6 +138,10 @@ class VenueConfig:
     wall_clock: Callable[[], int] = time.time_ns
     monotonic_clock: Callable[[], int] = time.monotonic_ns
     journal_retention_days: float | None = 7.0
+    store_stall_seconds: float = 30.0
+    store_read_timeout: float = 1.0
+    store_open_wait: float = 5.0
+    store_close_timeout: float = 10.0
 
 
 class Venue(VenueQueries, VenueHistory):
@@ -141,7 +152,18 @@ class Venue(VenueQueries, VenueHistory):
         self._ready = False
         self.mirror = L2Mirror()
         self.engine: Engine = Engine(cfg.schedule)
-        self._store = StoreFeed(cfg.data_dir, cfg.database_url, process=cfg.store_process)
+        self._store = StoreFeed(
+            cfg.data_dir,
+            cfg.database_url,
+            process=cfg.store_process,
+            fsync=cfg.fsync,
+            stall_seconds=cfg.store_stall_seconds,
+            read_timeout=cfg.store_read_timeout,
+            open_wait=cfg.store_open_wait,
+            close_timeout=cfg.store_close_timeout,
+        )
+        self._store.released = lambda: self.released_seq
+        self._reads: StoreReads | None = None
         self._journal: SegmentedJournal | None = None
         self._lock: DataDirLock | None = None
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
@@ -204,6 +226,8 @@ class Venue(VenueQueries, VenueHistory):
         try:
             if cfg.store:
                 await asyncio.to_thread(self._store.catch_up, store_seq or 0, rec)
+                await self._store.start_writer(engine.last_seq)
+                self._reads = StoreReads(self._store)
             for sku in sorted(engine.books):
                 bids, asks = engine.book_levels(sku)
                 seq, book_seq, trade_seq = engine.md_sequences(sku)
@@ -222,6 +246,7 @@ class Venue(VenueQueries, VenueHistory):
                 self._between_groups,
                 self._seq,
                 on_failure=self._journal_failed,
+                after_sync=self._store.append if cfg.store else None,
             )
             self._ready = True
             if cfg.demo_catalog:
@@ -266,6 +291,7 @@ class Venue(VenueQueries, VenueHistory):
                 if self.cfg.journal_retention_days is None
                 else self.cfg.journal_retention_days * 86_400.0
             ),
+            before_write=self._store.sync_outbox if self.cfg.store else None,
         )
 
     async def _journal_failed(self, exc: BaseException) -> SegmentedJournal | None:
@@ -449,7 +475,6 @@ class Venue(VenueQueries, VenueHistory):
         (summed per group), the store, then the subscribers."""
         mirror = self.mirror
         events: list[MarketDataEvent] = []
-        ops: list[StoreOp] = []
         # Metric facts are summed over the group: one inc per label, not per command.
         kinds: dict[str, int] = {}
         outcomes: dict[tuple[str, str], int] = {}
@@ -462,12 +487,6 @@ class Venue(VenueQueries, VenueHistory):
                     events.append(ev)
                     if type(ev) is TradePrint and ev.trade_id > self._released_trade:
                         self._released_trade = ev.trade_id
-            if out.store_ops:
-                # Orders go to the store in their final state only; open
-                # ones are served from the engine's memory.
-                for op in out.store_ops:
-                    if op[0] != "order" or op[1]["status"] != "open":
-                        ops.append(op)
             if out.order_status is not None:
                 key = (out.order_status, out.order_reason or "none")
                 outcomes[key] = outcomes.get(key, 0) + 1
@@ -489,7 +508,8 @@ class Venue(VenueQueries, VenueHistory):
             metrics.TRADES.inc(trades)
             metrics.TRADED_VALUE_CENTS.inc(traded)
             metrics.FEES_EARNED_CENTS.inc(fees)
-        self._store.submit(ops, outs[-1][0].seq)
+        # The group's store ops are in the outbox already (after_sync).
+        self._store.announce(outs[-1][0].seq)
         if events:
             for callback in list(self._subscribers):
                 try:
@@ -499,14 +519,23 @@ class Venue(VenueQueries, VenueHistory):
 
     async def _between_groups(self) -> None:
         if self._journal_ok() and self._snapshotter is not None:
-            await self._snapshotter.between_groups(self._seq)
+            try:
+                await self._snapshotter.between_groups(self._seq)
+            except Exception:
+                log.exception("venue: snapshot step failed; trying again after the next group")
 
     async def _tick_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.cfg.tick_interval)
             if self._clock is not None:
                 self._clock.check()  # a wall-clock step: logged and counted, not followed
             await self.tick_if_due()
+            if self.cfg.store and self._journal_ok():
+                try:
+                    await loop.run_in_executor(self._io, self._store.prune_outbox)
+                except Exception:
+                    log.exception("venue: pruning the store outbox failed")
 
     async def tick_if_due(self) -> bool:
         """Journal a :class:`Tick` if an expiry or ship deadline has passed.
@@ -526,9 +555,17 @@ class Venue(VenueQueries, VenueHistory):
             return False
         return True
 
-    async def flush_store(self) -> None:
-        """Wait until the trade store holds everything released so far."""
-        await self._store.flush()
+    async def flush_store(self, timeout: float | None = None) -> bool:
+        """Wait until the trade store holds everything released so far.
+
+        Returns:
+            False when ``timeout`` seconds passed first (or there is no store).
+        """
+        return await asyncio.to_thread(self._store.wait, self.released_seq, timeout)
+
+    def store_status(self) -> dict[str, Any]:
+        """The trade store's position, lag (seqs behind the journal) and writer state."""
+        return self._store.status()
 
     # ------------------------------------------------------------- commands
 
@@ -661,8 +698,9 @@ class Venue(VenueQueries, VenueHistory):
 
     @property
     def analytics(self) -> Any:
-        """The :class:`exchange.analytics.Analytics` over the store (None without one)."""
-        return self._store.analytics
+        """The :class:`exchange.analytics.Analytics` over the store, as
+        :class:`StoreReads` (bounded waits, 503 for an outage); None without a store."""
+        return self._reads
 
     @property
     def released_seq(self) -> int:

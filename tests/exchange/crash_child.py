@@ -2,8 +2,9 @@
 
 Run as ``python -m tests.exchange.crash_child DATA_DIR [SNAPSHOT_EVERY]``. It
 opens a :class:`exchange.venue.Venue` on ``DATA_DIR`` (fsync on, demo catalog,
-no trade store so that it starts fast; a snapshot every ``SNAPSHOT_EVERY``
-commands, default the venue's), prints one ``{"ready": ...}`` line and
+no trade store so that it starts fast unless ``CRASH_CHILD_STORE=1``; a
+snapshot every ``SNAPSHOT_EVERY`` commands, default the venue's), prints one
+``{"ready": ...}`` line and
 then serves JSON lines: each request ``{"id": n, "op": ..., ...}`` is handled
 in its own task (so concurrent requests share group commits, as HTTP clients
 would) and answered with one line carrying the same ``id``, written only
@@ -15,6 +16,7 @@ Ops:
     cancel   {key, order_id}          -> {order} | {error}
     dump     {keys}                   -> {seq, snapshot_sha256, orders: {acc: [...]},
                                           trades: {acc: [...]}}
+    stored   {}                       -> {caught_up, trades: [id, ...]}  (the store's)
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -59,6 +62,11 @@ async def _handle(venue: Venue, msg: dict[str, Any]) -> dict[str, Any]:
             "orders": orders,
             "trades": trades,
         }
+    if op == "stored":
+        caught_up = await venue.flush_store(timeout=60)
+        with venue.analytics.store.engine.connect() as conn:
+            ids = [row[0] for row in conn.exec_driver_sql("SELECT id FROM trades")]
+        return {"caught_up": caught_up, "trades": ids}
     account = venue.authenticate(msg["key"])
     if account is None:
         return {"error": "unauthorized"}
@@ -74,7 +82,8 @@ async def _handle(venue: Venue, msg: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _serve(data_dir: Path, snapshot_every: int | None) -> None:
-    cfg = VenueConfig(data_dir=data_dir, fsync=True, demo_catalog=True, store=False)
+    store = os.environ.get("CRASH_CHILD_STORE") == "1"
+    cfg = VenueConfig(data_dir=data_dir, fsync=True, demo_catalog=True, store=store)
     if snapshot_every is not None:
         cfg = dataclasses.replace(cfg, snapshot_every=snapshot_every)
     venue = await Venue.open(cfg)

@@ -21,6 +21,11 @@ while other commands are still in flight. After each restart it checks:
   few commands (killed mid-snapshot, mid-rotation, mid-prune too), and the
   replay starts from the oldest snapshot kept.
 
+A second, shorter test runs the venue with its trade store and checks after
+every restart that the store holds exactly the engine's trades, every
+acknowledged one among them (the store outbox and its catch-up, killed at
+random moments too).
+
 Set ``CRASH_TEST_SEED`` to rerun one sequence; the seed is printed.
 """
 
@@ -56,14 +61,23 @@ FINAL = {"filled", "canceled", "expired", "rejected"}
 class Child:
     """The venue process, spoken to over JSON lines."""
 
-    def __init__(self, data_dir: Path, log: IO[bytes], snapshot_every: int | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        log: IO[bytes],
+        snapshot_every: int | None = None,
+        *,
+        store: bool = False,
+    ) -> None:
         extra = [] if snapshot_every is None else [str(snapshot_every)]
+        env = {**os.environ, "CRASH_CHILD_STORE": "1" if store else "0"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.exchange.crash_child", str(data_dir), *extra],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log,
             cwd=ROOT,
+            env=env,
         )
         self.log = log
         self.ready = self.recv()
@@ -311,3 +325,34 @@ def test_sigkill_never_loses_an_acknowledged_order(tmp_path: Path) -> None:
 
     assert len(exp.trades) > 20, "the workload must actually trade"
     assert exp.acked > 200
+
+
+STORE_ROUNDS = 3
+
+
+@pytest.mark.timeout(240)
+def test_sigkill_never_loses_a_trade_from_the_store(tmp_path: Path) -> None:
+    seed = int(os.environ.get("CRASH_TEST_SEED", random.randrange(2**32)))
+    print(f"CRASH_TEST_SEED={seed}")
+    rng = random.Random(seed)
+    data_dir = tmp_path / "data"
+    exp = Expected()
+    with open(tmp_path / "child-stderr.log", "wb") as log:
+        for rnd in range(STORE_ROUNDS + 1):
+            child = Child(data_dir, log, SNAPSHOT_EVERY if rnd % 2 else None, store=True)
+            skus = child.ready["skus"][:2]
+            if rnd == 0:
+                for i in range(ACCOUNTS):
+                    exp.keys.append(child.call({"op": "account", "name": f"trader{i}"})["api_key"])
+            else:
+                dump = verify(child, exp, data_dir, seed)
+                engine_trades = {t["id"] for lst in dump["trades"].values() for t in lst}
+                stored = child.call({"op": "stored"})
+                assert stored["caught_up"], f"the store did not catch up (seed {seed})"
+                assert set(stored["trades"]) == engine_trades, f"store differs (seed {seed})"
+                assert set(exp.trades) <= engine_trades
+            if rnd == STORE_ROUNDS:
+                child.stop()
+            else:
+                stream_then_kill(child, rng, exp, skus)
+    assert exp.trades, "no trade was made"

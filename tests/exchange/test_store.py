@@ -1,10 +1,8 @@
-"""The trade store on SQLite and PostgreSQL: upserts, batches, queries, the writers
-(thread and child process)."""
+"""The trade store on SQLite and PostgreSQL: upserts, batches, queries, the
+in-process writer (the venue's supervised writer: test_storewriter.py)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -13,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect
 
-from exchange.store import StoreError, StoreProcessWriter, StoreWriter, TradeStore, sqlite_url
+from exchange.store import StoreError, StoreWriter, TradeStore, sqlite_url
 
 T0 = 1_717_200_000_000_000_000  # 2024-06-01T00:00:00Z
 
@@ -266,75 +264,3 @@ def test_store_keeps_up_with_thousands_of_trades_per_second(store: TradeStore) -
     # One transaction and one executemany per table per batch: far above 1,000/s
     # even on a busy CI machine; per-row transactions would fail this.
     assert 5000 / elapsed > 1000, f"{5000 / elapsed:.0f} trades/s"
-
-
-def process_writer(store: TradeStore) -> StoreProcessWriter:
-    return StoreProcessWriter(store.url, schema=store.schema)
-
-
-def test_process_writer_batches_and_flush_sees_everything(store: TradeStore) -> None:
-    writer = process_writer(store)
-    try:
-        for i in range(1, 2001):
-            writer.submit([trade(i), order(i, status="filled")])
-        writer.flush(timeout=60)
-        assert store.trade_count() == 2000
-        assert store.orders_for_account("acc_1", status="filled", limit=1)[0]["id"] == 2000
-        assert writer.pending == 0
-    finally:
-        writer.close()
-
-
-def test_process_writer_reports_errors_and_keeps_going(
-    store: TradeStore, caplog: pytest.LogCaptureFixture
-) -> None:
-    writer = process_writer(store)
-    writer.submit([("bogus", {"id": 1})])
-    with pytest.raises(StoreError, match="bogus"):
-        writer.flush(timeout=30)
-    assert "store writer" in caplog.text
-    writer.submit([trade(1)])
-    writer.flush(timeout=30)  # the error was reported once; the child lives on
-    assert store.trade_count() == 1
-    writer.close()
-    with pytest.raises(StoreError):
-        writer.submit([trade(2)])
-
-
-def test_process_writer_close_writes_what_is_queued(store: TradeStore) -> None:
-    writer = process_writer(store)
-    for i in range(1, 501):
-        writer.submit([trade(i)])
-    writer.close()
-    assert store.trade_count() == 500
-    assert not writer._process.is_alive()
-
-
-def test_a_dead_writer_process_fails_flush_instead_of_hanging(store: TradeStore) -> None:
-    writer = process_writer(store)
-    writer.submit([trade(1)])
-    writer.flush(timeout=30)
-    writer._process.kill()
-    writer._process.join(30)
-    writer.submit([trade(2)])
-    with pytest.raises(StoreError, match="died"):
-        writer.flush(timeout=30)
-    with pytest.raises(StoreError, match="died"):
-        writer.close()
-
-
-def test_a_process_that_never_closes_its_writer_still_exits(tmp_path: Path) -> None:
-    script = (
-        "from exchange.store import StoreProcessWriter, TradeStore, sqlite_url\n"
-        f"url = sqlite_url({str(tmp_path)!r})\n"
-        "TradeStore(url).create_all()\n"
-        "writer = StoreProcessWriter(url)\n"
-        "writer.submit([])\n"
-        "writer.flush(timeout=30)\n"
-        "print('done', flush=True)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == "done\n"
