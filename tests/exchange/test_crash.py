@@ -290,11 +290,16 @@ def stream_then_kill(child: Child, rng: random.Random, exp: Expected, skus: list
     child.kill()
 
 
-@pytest.mark.timeout(240)
-def test_sigkill_never_loses_an_acknowledged_order(tmp_path: Path) -> None:
+def seeded() -> tuple[int, random.Random]:
+    """The run's seed (``CRASH_TEST_SEED`` or a random one, printed) and its generator."""
     seed = int(os.environ.get("CRASH_TEST_SEED", random.randrange(2**32)))
     print(f"CRASH_TEST_SEED={seed}")
-    rng = random.Random(seed)
+    return seed, random.Random(seed)
+
+
+@pytest.mark.timeout(240)
+def test_sigkill_never_loses_an_acknowledged_order(tmp_path: Path) -> None:
+    seed, rng = seeded()
     data_dir = tmp_path / "data"
     exp = Expected()
     with open(tmp_path / "child-stderr.log", "wb") as log:
@@ -332,9 +337,7 @@ STORE_ROUNDS = 3
 
 @pytest.mark.timeout(240)
 def test_sigkill_never_loses_a_trade_from_the_store(tmp_path: Path) -> None:
-    seed = int(os.environ.get("CRASH_TEST_SEED", random.randrange(2**32)))
-    print(f"CRASH_TEST_SEED={seed}")
-    rng = random.Random(seed)
+    seed, rng = seeded()
     data_dir = tmp_path / "data"
     exp = Expected()
     with open(tmp_path / "child-stderr.log", "wb") as log:
