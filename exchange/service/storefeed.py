@@ -88,6 +88,7 @@ class StoreFeed:
         """The journal seq the store should reach (set by the venue)."""
         self._store_seq = 0
         self._url = ""
+        self._unwritten: list[tuple[int, bytes]] = []
 
     @property
     def outbox_dir(self) -> Path:
@@ -217,13 +218,25 @@ class StoreFeed:
     # ------------------------------------------------------------ running
 
     def append(self, outs: Sequence[tuple[Outcome, str]]) -> None:
-        """Append one durable group's outbox records (io thread, after the sync)."""
+        """Append one durable group's outbox records (io thread, after the sync).
+
+        Raises:
+            OSError: the write failed (the journal's failure path follows); the
+                records are kept and go first with the next group's, so the
+                outbox never has a gap if the venue goes on.
+        """
         outbox = self.outbox
         if outbox is None:
             return
-        outbox.append(
-            [(out.seq, encode_ops(list(final_rows(out.store_ops)))) for out, _ in outs]
-        )
+        frames = self._unwritten + [
+            (out.seq, encode_ops(list(final_rows(out.store_ops)))) for out, _ in outs
+        ]
+        try:
+            outbox.append(frames)
+        except BaseException:
+            self._unwritten = frames
+            raise
+        self._unwritten = []
 
     def announce(self, seq: int) -> None:
         """Tell the writer the outbox is written up to ``seq`` (loop; never blocks)."""

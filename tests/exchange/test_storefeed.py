@@ -16,7 +16,10 @@ from typing import Any
 
 import pytest
 
+from exchange.engine import Outcome
 from exchange.errors import ExchangeError
+from exchange.journal import Journal
+from exchange.service.storefeed import StoreFeed
 from exchange.venue import Venue, VenueConfig
 from tests.exchange.pg_private import private_postgres
 
@@ -203,3 +206,25 @@ async def test_postgresql_stopped_and_started_under_load(tmp_path: Path) -> None
             await venue.close()
     finally:
         await asyncio.to_thread(server.destroy)
+
+
+def test_an_outbox_write_that_failed_goes_first_with_the_next_group(tmp_path: Path) -> None:
+    feed = StoreFeed(tmp_path, None, process=False, fsync=False)
+    feed.outbox = outbox = Journal(tmp_path / "outbox", fsync=False)
+    outbox.open()
+    real_append = outbox.append
+    calls = 0
+
+    def failing_once(records: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OSError(28, "No space left on device")
+        real_append(records)
+
+    outbox.append = failing_once  # type: ignore[method-assign]
+    with pytest.raises(OSError):
+        feed.append([(Outcome(seq=1, ts=0), "Tick"), (Outcome(seq=2, ts=0), "Tick")])
+    feed.append([(Outcome(seq=3, ts=0), "Tick")])
+    assert [seq for seq, _ in outbox.replay()] == [1, 2, 3]
+    outbox.close()
