@@ -70,6 +70,7 @@ CODES: dict[str, Code] = {
     "not_ready": Code(503, "The exchange is recovering or cannot write its journal."),
     "shutting_down": Code(503, "The exchange is shutting down; retry in a moment."),
     "store_unavailable": Code(503, "The trade store did not answer in time; retry."),
+    "store_behind": Code(503, "The trade store has not caught up with the journal yet; retry."),
     "too_many_connections": Code(503, "The server or the address holds its connection limit."),
     "internal_error": Code(500, "An unexpected error; it has been logged."),
 }
