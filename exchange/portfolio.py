@@ -10,8 +10,9 @@ proceeds (the seller payout per unit, after fees) minus cost. A sale of an
 item the account never recorded removes nothing and records no gain.
 
 Everything is deterministic: holding and realized-gain ids come from
-counters, times are passed in. ``to_row`` of each value is the store row of
-shapes.md (``holding`` / ``realized``).
+counters, times are passed in. ``to_row`` of each value is its row in the
+trade store (:class:`exchange.store.HoldingRow` / :class:`exchange.store.RealizedRow`:
+times int nanoseconds since the epoch, money int cents), and its snapshot form.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class Holding:
     trade_id: int | None
 
     def to_row(self) -> dict[str, Any]:
-        """The store's ``holding`` row (shapes.md); also the snapshot form."""
+        """The store's ``holdings`` row (``HoldingRow``); also the snapshot form."""
         return {
             "id": self.id,
             "account_id": self.account_id,
@@ -106,7 +107,7 @@ class RealizedGain:
     time: int
 
     def to_row(self) -> dict[str, Any]:
-        """The store's ``realized`` row (shapes.md); also the snapshot form."""
+        """The store's ``realized_gains`` row (``RealizedRow``); also the snapshot form."""
         return {
             "id": self.id,
             "account_id": self.account_id,
