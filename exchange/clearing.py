@@ -169,6 +169,7 @@ class Clearing:
         self._auth_deadlines.discard(tid)
         if status is _DELIVERED or status is _CANCELED:
             del self._settling[tid]
+            self.trades.retire(tid, out.seq)
             if status is _CANCELED:
                 # A canceled trade is not a sale: it no longer counts for levels.
                 self.seller_stats.remove_sale(trade["seller_id"], tid)

@@ -43,6 +43,7 @@ __all__ = [
     "Command",
     "CreateAccount",
     "CreateProduct",
+    "Evict",
     "MarkShipped",
     "PlaceOrder",
     "RemoveHolding",
@@ -184,6 +185,16 @@ class Tick(_CommandBase):
 
 
 @dataclass(frozen=True, slots=True)
+class Evict(_CommandBase):
+    """History leaves memory: orders, trades and ledger entries that became
+    final at a seq at or below ``upto_seq``, which the trade store holds
+    durably (the venue journals it once the store's position passed it)."""
+
+    TYPE: ClassVar[str] = "evict"
+    upto_seq: int
+
+
+@dataclass(frozen=True, slots=True)
 class MarkShipped(_CommandBase):
     """The seller of ``trade_id`` reports it shipped."""
 
@@ -234,6 +245,7 @@ Command = (
     | AuthenticateTrade
     | AddHolding
     | RemoveHolding
+    | Evict
 )
 
 COMMAND_TYPES: dict[str, type[_CommandBase]] = {
@@ -249,6 +261,7 @@ COMMAND_TYPES: dict[str, type[_CommandBase]] = {
         AuthenticateTrade,
         AddHolding,
         RemoveHolding,
+        Evict,
     )
 }
 

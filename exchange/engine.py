@@ -95,12 +95,14 @@ from .commands import (
     Command,
     CreateAccount,
     CreateProduct,
+    Evict,
     MarkShipped,
     PlaceOrder,
     RemoveHolding,
     Tick,
 )
 from .errors import ExchangeError
+from .eviction import ORDER, TRADE, Retirements
 from .fees import DEFAULT_SCHEDULE, FeeSchedule, SellerStats
 from .fees import seller_level as fee_seller_level
 from .marketdata import Sequencer
@@ -183,6 +185,10 @@ class Engine:
         self._trades = Trades()
         self._sequencer = Sequencer()
         self._clearing = Clearing(self._trades, self.seller_stats, self.portfolios, self._sequencer)
+        self._trades.retired = self._orders.retired
+        self.evicted_seq = 0
+        """The last :class:`Evict` watermark: history final at or below it
+        left memory (the store must hold it)."""
         self.live = True
         """False while replaying a journal: answers and market-data events
         are not built (nobody reads them), which makes recovery faster;
@@ -203,6 +209,7 @@ class Engine:
             AuthenticateTrade: self._check_authenticate,
             AddHolding: self._check_add_holding,
             RemoveHolding: self._check_remove_holding,
+            Evict: self._check_evict,
         }
         self._handlers: dict[type, Callable[[Any, Outcome], None]] = {
             PlaceOrder: self._apply_place,
@@ -215,6 +222,7 @@ class Engine:
             AuthenticateTrade: self._apply_authenticate,
             AddHolding: self._apply_add_holding,
             RemoveHolding: self._apply_remove_holding,
+            Evict: self._apply_evict,
         }
 
     # ------------------------------------------------------------------ ids
@@ -320,6 +328,46 @@ class Engine:
             raise _err("not_found", "No such portfolio item.")
         self.portfolios.check_remove_manual(cmd.account_id, cmd.holding_id)
 
+    def _check_evict(self, cmd: Evict, now: int) -> None:
+        upto = cmd.upto_seq
+        if type(upto) is not int or not self.evicted_seq < upto <= self.last_seq:
+            raise _err("validation_error", "upto_seq must lie after the last eviction.")
+
+    # ------------------------------------------------------------- eviction
+
+    def _apply_evict(self, cmd: Evict, out: Outcome) -> None:
+        orders, trades = self._orders, self._trades
+        evicted = 0
+        for kind, row_id in orders.retired.due(cmd.upto_seq):
+            if kind == ORDER:
+                orders.evict(row_id)
+            elif kind == TRADE:
+                trades.evict_trade(row_id)
+            else:
+                trades.evict_entry(row_id)
+            evicted += 1
+        self.evicted_seq = cmd.upto_seq
+        out.response = {"upto_seq": cmd.upto_seq, "evicted": evicted}
+
+    def oldest_final_seq(self) -> int | None:
+        """Seq at which the oldest final row still in memory ended (None: none),
+        so the venue journals an :class:`Evict` only when it would drop something."""
+        return self._orders.retired.oldest_seq()
+
+    def has_evicted_keys(self, account_id: str) -> bool:
+        """Whether some of the account's ``client_order_id`` keys left memory."""
+        return account_id in self._orders.evicted_keys
+
+    @property
+    def order_registry(self) -> Orders:
+        """The orders component (read only outside :meth:`apply`)."""
+        return self._orders
+
+    @property
+    def trade_book(self) -> Trades:
+        """The trades and ledger component (read only outside :meth:`apply`)."""
+        return self._trades
+
     # ---------------------------------------------------------- idempotency
 
     def idempotent_replay(self, cmd: PlaceOrder, now: int) -> dict[str, Any] | None:
@@ -328,7 +376,9 @@ class Engine:
         Returns:
             ``{"order", "fills"}``: the order's current state and the fills
             of its first placement, when ``cmd`` repeats the same normalized
-            body under the same ``client_order_id``.
+            body under the same ``client_order_id``. When some of those
+            trades left memory, ``fills`` is None and ``fill_ids`` names them
+            all (the venue reads them from the store).
 
         Raises:
             ExchangeError: ``client_order_id_reused`` for a different body.
@@ -338,7 +388,10 @@ class Engine:
             return None
         account_id = order["account_id"]
         trades = self._trades
-        fills = [trade_view(trades[t], account_id) for t in self._orders.first_fills(order["id"])]
+        fill_ids = self._orders.first_fills(order["id"])
+        if not all(trades.holds(t) for t in fill_ids):
+            return {"order": order_wire(order), "fills": None, "fill_ids": fill_ids}
+        fills = [trade_view(trades[t], account_id) for t in fill_ids]
         return {"order": order_wire(order), "fills": fills}
 
     # ---------------------------------------------------------------- apply
@@ -648,6 +701,8 @@ class Engine:
             "seller_stats": self.seller_stats.to_dict(),
             "portfolios": self.portfolios.to_dict(),
             "md": self._sequencer.to_snapshot(),
+            "retired": self._orders.retired.to_snapshot(),
+            "evicted_seq": self.evicted_seq,
         }
         self._orders.to_snapshot(data)
         self._trades.to_snapshot(data)
@@ -677,6 +732,8 @@ class Engine:
         eng.books = {sku: OrderBook.restore(b) for sku, b in data["books"].items()}
         eng._orders = Orders.from_snapshot(data, counters["order"])
         eng._trades = Trades.from_snapshot(data, counters["trade"], counters["ledger"])
+        eng._orders.retired = eng._trades.retired = Retirements(data.get("retired"))
+        eng.evicted_seq = data.get("evicted_seq", 0)
         eng.seller_stats = SellerStats.from_dict(data["seller_stats"], schedule)
         eng.portfolios = Portfolios.from_dict(data["portfolios"])
         eng._sequencer = Sequencer.from_snapshot(data["md"])

@@ -48,7 +48,6 @@ __all__ = [
     "LiveHistory",
     "Page",
     "ensure_schema",
-    "ledger_wire",
     "merge_page",
     "parse_order_status",
     "parse_page",

@@ -41,6 +41,7 @@ from orderbook.rules import (
 
 from .commands import AmendOrder, PlaceOrder
 from .errors import ExchangeError
+from .eviction import ORDER, IdIndex, Retirements
 from .outcome import Outcome
 
 __all__ = [
@@ -173,7 +174,12 @@ class Orders:
         # client_order_id (amends change the live values, not the body's).
         self._placed: dict[int, tuple[int | None, int]] = {}
         # Derived (rebuilt on restore, never snapshotted).
-        self._by_account: dict[str, list[int]] = {}
+        self._by_account = IdIndex(self._orders.__contains__)
+        self.retired = Retirements()
+        """Shared with the trades: where an order that ends is queued for eviction."""
+        self.evicted_keys: set[str] = set()
+        """Accounts with an evicted ``client_order_id``: their new keys must be
+        looked up in the store too (snapshotted; bounded by the accounts)."""
         self._expiries: list[tuple[int, int]] = []
         self.open_count = 0
         self.open_by_account: dict[str, int] = {}
@@ -326,11 +332,7 @@ class Orders:
             "expires_at": cmd.expires_at,
         }
         self._orders[oid] = order
-        by_acc = self._by_account.get(account_id)
-        if by_acc is None:
-            self._by_account[account_id] = [oid]
-        else:
-            by_acc.append(oid)
+        self._by_account.add(account_id, oid)
         if cmd.client_order_id is not None:
             self._idem[(account_id, cmd.client_order_id)] = oid
             # What the body said, for comparing repeats after amends.
@@ -439,9 +441,10 @@ class Orders:
         want_ops = out.want_ops
         for o in touched.values():
             if want_ops:
-                ops.append(("order", dict(o)))
+                ops.append(("order", self.store_row(o)))
             if o["status"] != OPEN:
                 orders[o["id"]] = _order_tuple(o)
+                self.retired.add(out.seq, ORDER, o["id"])
         return trades, changes, counts, levels_changed
 
     def due_skus(self, ts: int) -> list[str]:
@@ -450,7 +453,7 @@ class Orders:
         heap = self._expiries
         while heap and heap[0][0] <= ts:
             at, oid = heapq.heappop(heap)
-            order = self._orders[oid]
+            order = self._orders.get(oid)  # None: ended and evicted since
             if type(order) is dict and order["status"] == OPEN and order["expires_at"] == at:
                 due.add(order["sku"])
         return sorted(due)
@@ -460,7 +463,7 @@ class Orders:
         heap = self._expiries
         while heap:
             at, oid = heap[0]
-            order = self._orders[oid]
+            order = self._orders.get(oid)  # None: ended and evicted since
             if type(order) is dict and order["status"] == OPEN and order["expires_at"] == at:
                 return at
             heapq.heappop(heap)
@@ -478,11 +481,56 @@ class Orders:
     def of_account(self, account_id: str) -> list[dict[str, Any]]:
         """The account's orders as rows, oldest first."""
         get = self.get
-        return [get(i) or {} for i in self._by_account.get(account_id, ())]
+        return [get(i) or {} for i in self._by_account.ids(account_id)]
+
+    def page(
+        self, account_id: str, before: int | None, limit: int, status: str | None, sku: str | None
+    ) -> list[dict[str, Any]]:
+        """Up to ``limit`` of the account's held orders below ``before``, newest first."""
+        get = self.get
+        want = None
+        if status is not None or sku is not None:
+
+            def want(oid: int) -> bool:
+                o = get(oid)
+                return (
+                    o is not None
+                    and (status is None or o["status"] == status)
+                    and (sku is None or o["sku"] == sku)
+                )
+
+        return [get(i) or {} for i in self._by_account.page(account_id, before, limit, want)]
+
+    def holds(self, order_id: int) -> bool:
+        """Whether the order is still in memory (not evicted)."""
+        return order_id in self._orders
+
+    def store_row(self, order: dict[str, Any]) -> dict[str, Any]:
+        """The store's copy of an order row, with the price and quantity as placed."""
+        row = dict(order)
+        placed = self._placed.get(order["id"])
+        if placed is not None:
+            row["placed_price_cents"], row["placed_quantity"] = placed
+        return row
 
     def rows(self) -> list[dict[str, Any]]:
-        """Every order as a fresh row, by id."""
-        return [dict(self.get(i) or {}) for i in self._orders]
+        """Every order as a fresh row (store shape), by id."""
+        return [self.store_row(self.get(i) or {}) for i in self._orders]
+
+    def evict(self, order_id: int) -> None:
+        """Forget an ended order the store holds durably, with its idempotency key."""
+        order = self.get(order_id)
+        if order is None:
+            return
+        del self._orders[order_id]
+        account_id = order["account_id"]
+        self._by_account.remove(account_id, order_id)
+        coid = order["client_order_id"]
+        if coid is not None:
+            self._idem.pop((account_id, coid), None)
+            self._placed.pop(order_id, None)
+            self._first_fills.pop(order_id, None)
+            self.evicted_keys.add(account_id)
 
     # ------------------------------------------------------------ snapshot
 
@@ -502,6 +550,7 @@ class Orders:
         into["placed"] = [[i, *self._placed[i]] for i in sorted(self._placed)]
         into["idempotency"] = sorted([a, c, o] for (a, c), o in self._idem.items())
         into["first_fills"] = [[i, self._first_fills[i]] for i in sorted(self._first_fills)]
+        into["evicted_keys"] = sorted(self.evicted_keys)
 
     @classmethod
     def from_snapshot(cls, data: dict[str, Any], next_id: int) -> Orders:
@@ -511,7 +560,7 @@ class Orders:
         for values in data["orders"]:
             o = dict(zip(ORDER_KEYS, values, strict=True))
             reg._orders[o["id"]] = o if o["status"] == OPEN else tuple(values)
-            reg._by_account.setdefault(o["account_id"], []).append(o["id"])
+            reg._by_account.add(o["account_id"], o["id"])
             if o["status"] == OPEN:
                 reg.open_count += 1
                 reg.open_by_account[o["account_id"]] = reg.open_of(o["account_id"]) + 1
@@ -521,4 +570,5 @@ class Orders:
         reg._placed = {i: (p, q) for i, p, q in data["placed"]}
         reg._idem = {(a, c): o for a, c, o in data["idempotency"]}
         reg._first_fills = {i: list(ids) for i, ids in data["first_fills"]}
+        reg.evicted_keys = set(data.get("evicted_keys", ()))
         return reg

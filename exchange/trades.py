@@ -25,6 +25,7 @@ from typing import Any
 from orderbook.events import Fill
 from orderbook.rules import Side
 
+from .eviction import LEDGER, TRADE, IdIndex, Retirements
 from .fees import FeeSchedule, SellerStats
 from .outcome import Outcome
 from .settlement import LedgerEntry, SettlementStatus, TradeState, open_trade
@@ -63,14 +64,6 @@ LEDGER_KEYS = ("id", "account_id", "trade_id", "kind", "amount_cents", "time", "
 """The fields of a ledger row, in order (the snapshot's arrays)."""
 
 
-def _append(index: dict[str, list[int]], key: str, value: int) -> None:
-    lst = index.get(key)
-    if lst is None:
-        index[key] = [value]
-    else:
-        lst.append(value)
-
-
 class Trades:
     """Every trade and ledger entry, with their indexes and id counters."""
 
@@ -80,9 +73,14 @@ class Trades:
         self._trades: dict[int, dict[str, Any]] = {}
         self._ledger: dict[int, dict[str, Any]] = {}
         # Derived (rebuilt on restore, never snapshotted).
-        self._by_account: dict[str, list[int]] = {}
-        self._by_sku: dict[str, list[int]] = {}
-        self._ledger_by_account: dict[str, list[int]] = {}
+        held = self._trades.__contains__
+        self._by_account = IdIndex(held)
+        self._by_sku = IdIndex(held)
+        self._all = IdIndex(held)
+        self._ledger_by_account = IdIndex(self._ledger.__contains__)
+        self.retired = Retirements()
+        """Shared with the orders: trades whose settlement ended and ledger
+        entries, queued for eviction in journal order."""
 
     def open(
         self,
@@ -147,19 +145,7 @@ class Trades:
             "updated_at": ts,
         }
         self._trades[tid] = trade
-        # _index, inlined: this is the matching path.
-        by_account = self._by_account
-        for account_id in (buyer, seller):
-            lst = by_account.get(account_id)
-            if lst is None:
-                by_account[account_id] = [tid]
-            else:
-                lst.append(tid)
-        lst = self._by_sku.get(sku)
-        if lst is None:
-            self._by_sku[sku] = [tid]
-        else:
-            lst.append(tid)
+        self._index(trade)
         out.trades += 1
         out.traded_cents += fees.gross_cents
         out.fees_cents += fees.platform_fee_cents
@@ -170,9 +156,12 @@ class Trades:
 
     def _index(self, trade: dict[str, Any]) -> None:
         tid = trade["id"]
-        _append(self._by_account, trade["buyer_id"], tid)
-        _append(self._by_account, trade["seller_id"], tid)
-        _append(self._by_sku, trade["sku"], tid)
+        by_account = self._by_account
+        by_account.add(trade["buyer_id"], tid)
+        if trade["seller_id"] != trade["buyer_id"]:
+            by_account.add(trade["seller_id"], tid)
+        self._by_sku.add(trade["sku"], tid)
+        self._all.add(None, tid)
 
     def record(self, entries: Iterable[LedgerEntry], out: Outcome) -> None:
         """Give ledger entries their ids and keep them."""
@@ -182,11 +171,8 @@ class Trades:
             self.next_ledger = lid + 1
             row = entry.to_row(lid)
             self._ledger[lid] = row
-            lst = by_account.get(entry.account_id)
-            if lst is None:
-                by_account[entry.account_id] = [lid]
-            else:
-                lst.append(lid)
+            by_account.add(entry.account_id, lid)
+            self.retired.add(out.seq, LEDGER, lid)
             if out.want_ops:
                 out.store_ops.append(("ledger", dict(row)))
 
@@ -205,16 +191,78 @@ class Trades:
 
     def ids_of(self, account_id: str) -> list[int]:
         """The ids of the account's trades (as buyer or seller), oldest first."""
-        return self._by_account.get(account_id, [])
+        return list(self._by_account.ids(account_id))
 
     def ids_of_sku(self, sku: str) -> list[int]:
         """The ids of the SKU's trades, oldest first."""
-        return self._by_sku.get(sku, [])
+        return list(self._by_sku.ids(sku))
 
     def ledger_of(self, account_id: str) -> Iterator[dict[str, Any]]:
         """The account's ledger rows, oldest first (the live rows)."""
         ledger = self._ledger
-        return (ledger[i] for i in self._ledger_by_account.get(account_id, ()))
+        return (ledger[i] for i in self._ledger_by_account.ids(account_id))
+
+    def page(
+        self,
+        account_id: str | None,
+        before: int | None,
+        limit: int,
+        sku: str | None = None,
+        settlement_status: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Up to ``limit`` held trades below ``before``, newest first: the
+        account's (as buyer or seller), or every one when ``account_id`` is None."""
+        trades = self._trades
+        want = None
+        if (sku is not None and account_id is not None) or settlement_status is not None:
+
+            def want(tid: int) -> bool:
+                t = trades[tid]
+                return (sku is None or t["sku"] == sku) and (
+                    settlement_status is None or t["settlement_status"] == settlement_status
+                )
+
+        if account_id is not None:
+            ids = self._by_account.page(account_id, before, limit, want)
+        elif sku is not None:
+            ids = self._by_sku.page(sku, before, limit, want)
+        else:
+            ids = self._all.page(None, before, limit, want)
+        return [trades[i] for i in ids]
+
+    def ledger_page(self, account_id: str, before: int | None, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` of the account's held ledger rows below ``before``, newest first."""
+        ledger = self._ledger
+        return [ledger[i] for i in self._ledger_by_account.page(account_id, before, limit)]
+
+    def holds(self, trade_id: int) -> bool:
+        """Whether the trade is still in memory."""
+        return trade_id in self._trades
+
+    def holds_entry(self, entry_id: int) -> bool:
+        """Whether the ledger entry is still in memory."""
+        return entry_id in self._ledger
+
+    def retire(self, trade_id: int, seq: int) -> None:
+        """The trade's settlement ended at ``seq``: queue it for eviction."""
+        self.retired.add(seq, TRADE, trade_id)
+
+    def evict_trade(self, trade_id: int) -> None:
+        """Forget a trade whose settlement ended and that the store holds."""
+        trade = self._trades.pop(trade_id, None)
+        if trade is None:
+            return
+        self._by_account.remove(trade["buyer_id"], trade_id)
+        if trade["seller_id"] != trade["buyer_id"]:
+            self._by_account.remove(trade["seller_id"], trade_id)
+        self._by_sku.remove(trade["sku"], trade_id)
+        self._all.remove(None, trade_id)
+
+    def evict_entry(self, entry_id: int) -> None:
+        """Forget a ledger entry the store holds."""
+        entry = self._ledger.pop(entry_id, None)
+        if entry is not None:
+            self._ledger_by_account.remove(entry["account_id"], entry_id)
 
     def count(self) -> int:
         """Trades matched so far (trade ids run from 1 to this)."""
@@ -248,5 +296,5 @@ class Trades:
         for values in data["ledger"]:
             e = dict(zip(LEDGER_KEYS, values, strict=True))
             book._ledger[e["id"]] = e
-            _append(book._ledger_by_account, e["account_id"], e["id"])
+            book._ledger_by_account.add(e["account_id"], e["id"])
         return book

@@ -13,19 +13,9 @@ from typing import Any
 from ..accounts import Account, Role
 from ..engine import Engine
 from ..history import HistoryReader, HistoryService, Page
+from ..wire import ledger_wire, order_wire, trade_public, trade_view
 
 __all__ = ["EngineHistory", "VenueHistory"]
-
-
-def _newest(rows: list[dict[str, Any]], page: Page) -> list[dict[str, Any]]:
-    """Rows (oldest first) in the page's id range, newest first, ``limit + 1``."""
-    out = []
-    for row in reversed(rows):
-        if page.admits(row["id"]):
-            out.append(row)
-            if len(out) > page.limit:
-                break
-    return out
 
 
 class EngineHistory:
@@ -33,37 +23,38 @@ class EngineHistory:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.orders = engine.order_registry
+        self.trades = engine.trade_book
 
     def orders_page(
         self, account_id: str, page: Page, status: str | None, sku: str | None
     ) -> list[dict[str, Any]]:
-        rows = self.engine.orders(account_id, status)
-        if sku is not None:
-            rows = [r for r in rows if r["sku"] == sku]
-        return _newest(rows, page)
+        rows = self.orders.page(account_id, page.before, page.limit + 1, status, sku)
+        return [order_wire(o) for o in rows]
 
     def trades_page(
         self, account_id: str, page: Page, sku: str | None, settlement_status: str | None
     ) -> list[dict[str, Any]]:
-        rows = self.engine.trades(account_id, settlement_status)
-        if sku is not None:
-            rows = [r for r in rows if r["sku"] == sku]
-        return _newest(rows, page)
+        party = None if self.sees_all_trades(account_id) else account_id
+        rows = self.trades.page(party, page.before, page.limit + 1, sku, settlement_status)
+        return [trade_view(t, account_id) for t in rows]
 
     def ledger_page(self, account_id: str, page: Page) -> list[dict[str, Any]]:
-        return _newest(self.engine.ledger(account_id), page)
+        rows = self.trades.ledger_page(account_id, page.before, page.limit + 1)
+        return [ledger_wire(e) for e in rows]
 
     def sku_trades_page(self, sku: str, page: Page) -> list[dict[str, Any]]:
-        return self.engine.public_trades(sku, page.limit + 1, page.before)
+        rows = self.trades.page(None, page.before, page.limit + 1, sku=sku)
+        return [trade_public(t) for t in rows]
 
     def holds_order(self, order_id: int) -> bool:
-        return self.engine.order_row(order_id) is not None
+        return self.orders.holds(order_id)
 
     def holds_trade(self, trade_id: int) -> bool:
-        return self.engine.trade_row(trade_id) is not None
+        return self.trades.holds(trade_id)
 
     def holds_ledger(self, entry_id: int) -> bool:
-        return entry_id <= self.engine.ledger_count()
+        return self.trades.holds_entry(entry_id)
 
     def sees_all_trades(self, account_id: str) -> bool:
         account = self.engine.accounts.get(account_id)

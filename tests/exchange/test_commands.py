@@ -17,6 +17,7 @@ from exchange.commands import (
     Command,
     CreateAccount,
     CreateProduct,
+    Evict,
     MarkShipped,
     PlaceOrder,
     RemoveHolding,
@@ -41,6 +42,7 @@ EXAMPLES: list[Command] = [
     AuthenticateTrade("acc_3", 3, False),
     AddHolding("acc_1", "DZ5485-612-10", 15_000, T0 - 1, "used"),
     RemoveHolding("acc_1", 4),
+    Evict(12),
 ]
 
 
