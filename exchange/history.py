@@ -360,6 +360,8 @@ class LiveHistory(Protocol):
 
     def sees_all_trades(self, account_id: str) -> bool: ...
 
+    def trade_row(self, trade_id: int) -> dict[str, Any] | None: ...
+
 
 class HistoryService:
     """The venue's paged lists: the engine's rows first, then the store's.
@@ -462,3 +464,33 @@ class HistoryService:
             stored = await self._stored(lambda: reader.trades_page(None, page, sku=sku))
         rows, nxt = merge_page(live, stored, page, held=self.live.holds_trade, render=trade_public)
         return {"sku": sku, "trades": rows, "next_before": nxt}
+
+    async def order_by_key(self, account_id: str, client_order_id: str) -> dict[str, Any] | None:
+        """The stored order the account placed with ``client_order_id``, or None."""
+        reader = self.reader
+        if reader is None:
+            return None
+        rows = await self._stored(
+            lambda: [r for r in [reader.order_by_key(account_id, client_order_id)] if r]
+        )
+        return rows[0] if rows else None
+
+    async def fills_of(
+        self, order: dict[str, Any], fill_ids: Sequence[int] | None
+    ) -> list[dict[str, Any]]:
+        """The fills of an order's first placement as its owner sees them:
+        ``fill_ids`` from the engine where it holds them, else from the store
+        (``fill_ids`` None: found in the store by the order's own time)."""
+        account_id = order["account_id"]
+        reader = self.reader
+        if fill_ids is None:
+            if reader is None:
+                return []
+            rows = await self._stored(lambda: reader.first_fills(order))
+            return [trade_view(r, account_id) for r in rows]
+        by_id = {t: self.live.trade_row(t) for t in fill_ids}
+        missing = [t for t, row in by_id.items() if row is None]
+        if missing and reader is not None:
+            found = await self._stored(lambda: [r for t in missing if (r := reader.trade(t))])
+            by_id.update((r["id"], r) for r in found)
+        return [trade_view(row, account_id) for row in by_id.values() if row is not None]

@@ -52,6 +52,7 @@ __all__ = [
     "TYPES",
     "Folded",
     "Orders",
+    "check_repeat",
     "effective_tif",
     "reject_sentence",
 ]
@@ -148,6 +149,28 @@ def effective_tif(order_type: str, time_in_force: str) -> str:
 
 def _expiry_span(expires_at: int | None, created_at: int) -> int | None:
     return None if expires_at is None else expires_at - created_at
+
+
+def check_repeat(
+    order: dict[str, Any], placed: tuple[int | None, int], cmd: PlaceOrder, now: int
+) -> None:
+    """Raise ``client_order_id_reused`` unless ``cmd`` (at ``now``) repeats the
+    body that placed ``order`` (``placed``: its price and quantity as placed)."""
+    same = (
+        order["sku"] == cmd.sku
+        and order["side"] == cmd.side
+        and order["type"] == cmd.order_type
+        and placed == (cmd.price_cents, cmd.quantity)
+        and order["time_in_force"] == effective_tif(cmd.order_type, cmd.time_in_force)
+        and order["post_only"] == cmd.post_only
+        and _expiry_span(order["expires_at"], order["created_at"])
+        == _expiry_span(cmd.expires_at, now)
+    )
+    if not same:
+        raise _err(
+            "client_order_id_reused",
+            f"client_order_id {cmd.client_order_id!r} was already used for a different order.",
+        )
 
 
 Folded = tuple[list[dict[str, Any]], list[tuple[str, int, int]], dict[tuple[str, int], int], bool]
@@ -282,21 +305,7 @@ class Orders:
             return None
         order = self.get(order_id)
         assert order is not None
-        same = (
-            order["sku"] == cmd.sku
-            and order["side"] == cmd.side
-            and order["type"] == cmd.order_type
-            and self._placed[order_id] == (cmd.price_cents, cmd.quantity)
-            and order["time_in_force"] == effective_tif(cmd.order_type, cmd.time_in_force)
-            and order["post_only"] == cmd.post_only
-            and _expiry_span(order["expires_at"], order["created_at"])
-            == _expiry_span(cmd.expires_at, now)
-        )
-        if not same:
-            raise _err(
-                "client_order_id_reused",
-                f"client_order_id {coid!r} was already used for a different order.",
-            )
+        check_repeat(order, self._placed[order_id], cmd, now)
         return order
 
     def first_fills(self, order_id: int) -> list[int]:

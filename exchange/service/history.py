@@ -8,14 +8,22 @@ hang), and merges them newest id first with ``next_before``
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from ..accounts import Account, Role
+from ..commands import Evict, PlaceOrder
 from ..engine import Engine
+from ..errors import ExchangeError
 from ..history import HistoryReader, HistoryService, Page
+from ..orders import check_repeat
 from ..wire import ledger_wire, order_wire, trade_public, trade_view
+from .requests import parse_place
 
 __all__ = ["EngineHistory", "VenueHistory"]
+
+log = logging.getLogger("exchange.venue")
 
 
 class EngineHistory:
@@ -56,19 +64,91 @@ class EngineHistory:
     def holds_ledger(self, entry_id: int) -> bool:
         return self.trades.holds_entry(entry_id)
 
+    def trade_row(self, trade_id: int) -> dict[str, Any] | None:
+        return self.trades.get(trade_id)
+
     def sees_all_trades(self, account_id: str) -> bool:
         account = self.engine.accounts.get(account_id)
         return account is not None and account.role in (Role.AUTHENTICATOR, Role.ADMIN)
 
 
 class VenueHistory:
-    """The paged-list methods of :class:`exchange.service.venue.Venue`."""
+    """The paged lists, repeats of evicted keys and eviction of
+    :class:`exchange.service.venue.Venue`."""
 
     engine: Engine
     _released_trade: int
 
     def _store_or_none(self) -> Any:
         raise NotImplementedError
+
+    def _accepting(self) -> int:
+        raise NotImplementedError
+
+    async def submit(self, cmd: Any, now: int | None = None) -> Any:
+        raise NotImplementedError
+
+    @property
+    def ready(self) -> bool:
+        raise NotImplementedError
+
+    async def _placement(
+        self, account: Account, body: object
+    ) -> tuple[PlaceOrder, int, dict[str, Any] | None]:
+        """``(cmd, now, answer)`` for a placement: ``answer`` is the 200 answer
+        of a repeated ``client_order_id`` (from the engine's window, or from
+        the store for keys that left memory: looked up in a worker thread
+        before anything is journaled), None for a new key.
+
+        Raises:
+            ExchangeError: ``client_order_id_reused`` for another body, or
+                503 ``store_unavailable`` when the store cannot say.
+        """
+        now = self._accepting()
+        cmd = parse_place(account.id, body, now)
+        answer = self.engine.idempotent_replay(cmd, now)
+        coid = cmd.client_order_id
+        if answer is None and coid is not None and self.engine.has_evicted_keys(account.id):
+            history = self._history()
+            row = await history.order_by_key(account.id, coid)
+            if row is not None:
+                placed = (row["placed_price_cents"], row["placed_quantity"])
+                if row["placed_quantity"] is None:  # a row written before placed columns
+                    placed = (row["price_cents"], row["quantity"])
+                check_repeat(row, placed, cmd, now)
+                fills = await history.fills_of(row, None)
+                return cmd, now, {"order": order_wire(row), "fills": fills}
+            # Time passed while the store answered: a fresh now, and the
+            # engine asked again (a twin request may have placed the key).
+            now = self._accepting()
+            cmd = parse_place(account.id, body, now)
+            answer = self.engine.idempotent_replay(cmd, now)
+        if answer is not None and answer["fills"] is None:
+            order = dict(answer["order"], account_id=account.id)
+            fills = await self._history().fills_of(order, answer.pop("fill_ids"))
+            answer["fills"] = fills
+        return cmd, now, answer
+
+    async def evict_if_due(self) -> bool:
+        """Journal an :class:`Evict` at the store's durable position when the
+        engine holds final history at or below it. Returns whether it did."""
+        store = self._store_or_none()
+        oldest = self.engine.oldest_final_seq()
+        if store is None or oldest is None or not self.ready:
+            return False
+        try:
+            raw = await asyncio.wait_for(asyncio.to_thread(store.get_meta, "last_seq"), 5.0)
+        except Exception as exc:  # the store is down or slow: history waits in memory
+            log.warning("venue: cannot read the store's position: %s", exc)
+            return False
+        upto = min(int(raw or 0), self.engine.last_seq)
+        if upto < oldest or upto <= self.engine.evicted_seq:
+            return False
+        try:
+            await self.submit(Evict(upto))
+        except ExchangeError:
+            return False
+        return True
 
     def _history(self) -> HistoryService:
         store = self._store_or_none()

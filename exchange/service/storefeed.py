@@ -182,6 +182,15 @@ class StoreFeed:
 
     def _rebuild(self, rec: Recovered) -> None:
         engine = rec.engine
+        if engine.evicted_seq > self._store_seq:
+            # The engine let history up to evicted_seq leave memory because
+            # this store held it; a store behind that lost it (another
+            # database, a restored backup): refuse rather than rebuild less.
+            raise RuntimeError(
+                f"the trade store holds history up to seq {self._store_seq}, but the "
+                f"venue's history up to seq {engine.evicted_seq} lives only there: give "
+                "the --database-url of the store it was written to (or restore it)"
+            )
         log.info("store: rebuilding from the engine state at seq %d", engine.last_seq)
         self.store.reset()
         batch: list[StoreOp] = []

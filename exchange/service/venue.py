@@ -55,7 +55,6 @@ from .requests import (
     parse_amend,
     parse_holding,
     parse_passed,
-    parse_place,
 )
 from .snapshotter import Snapshotter
 from .storefeed import StoreFeed, StoreReads
@@ -536,6 +535,7 @@ class Venue(VenueQueries, VenueHistory):
                     await loop.run_in_executor(self._io, self._store.prune_outbox)
                 except Exception:
                     log.exception("venue: pruning the store outbox failed")
+            await self.evict_if_due()
 
     async def tick_if_due(self) -> bool:
         """Journal a :class:`Tick` if an expiry or ship deadline has passed.
@@ -592,9 +592,7 @@ class Venue(VenueQueries, VenueHistory):
 
     async def place_order(self, account: Account, body: object) -> tuple[int, dict[str, Any]]:
         """Place one order; ``(201, answer)``, or ``(200, answer)`` for a replay."""
-        now = self._accepting()
-        cmd = parse_place(account.id, body, now)
-        answer = self.engine.idempotent_replay(cmd, now)
+        cmd, now, answer = await self._placement(account, body)
         if answer is not None:
             # The answer is the state as of now; it may rest on commands still
             # on their way to the disk, so it leaves only once they are durable
@@ -615,10 +613,8 @@ class Venue(VenueQueries, VenueHistory):
         replayed = False
         group: asyncio.Future[None] | None = None
         for body in bodies:
-            now = self._now()
             try:
-                cmd = parse_place(account.id, body, now)
-                answer = self.engine.idempotent_replay(cmd, now)
+                cmd, now, answer = await self._placement(account, body)
                 if answer is not None:
                     replayed = True
                     results.append(answer)
