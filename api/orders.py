@@ -91,7 +91,7 @@ async def list_orders(request: web.Request) -> web.Response:
 
 async def get_order(request: web.Request) -> web.Response:
     """One of the caller's orders (another's is 404), as ``{"order", "fills": []}``."""
-    order = venue_of(request).get_order(account_of(request), int_id(request, "order_id"))
+    order = await venue_of(request).find_order(account_of(request), int_id(request, "order_id"))
     return json_response(_envelope(order))
 
 

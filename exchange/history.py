@@ -29,11 +29,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Column, Index, inspect, select, text
+from sqlalchemy import Column, Index, delete, inspect, select, text
 from sqlalchemy.sql.schema import Table
 
 from .errors import ExchangeError
-from .store import LEDGER, ORDERS, TRADES, TradeStore
+from .store import HOLDINGS, LEDGER, META, ORDERS, REALIZED, TRADES, TradeStore
 from .wire import ledger_wire, order_wire, trade_public, trade_view
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "parse_order_status",
     "parse_page",
     "parse_settlement_status",
+    "reset_live_tables",
 ]
 
 DEFAULT_LIMIT = 100
@@ -196,6 +197,15 @@ def ensure_schema(store: TradeStore) -> None:
                 conn.execute(text(f"ALTER TABLE {ORDERS.name} ADD COLUMN {name} BIGINT"))
     for index in _INDEXES:
         index.create(store.engine, checkfirst=True)
+
+
+def reset_live_tables(store: TradeStore) -> None:
+    """Empty what the engine's state rebuilds whole (holdings, realized gains,
+    meta), keeping orders, trades and ledger: history evicted from the
+    engine lives only there, and the engine's rows are upserted over the rest."""
+    with store.engine.begin() as conn:
+        for table in (HOLDINGS, REALIZED, META):
+            conn.execute(delete(table))
 
 
 # ------------------------------------------------------------------ reads

@@ -129,6 +129,58 @@ class VenueHistory:
             answer["fills"] = fills
         return cmd, now, answer
 
+    async def find_order(self, account: Account, order_id: int) -> dict[str, Any]:
+        """One of the account's orders, from the engine or, once it left
+        memory, from the store (another's, or none: ``not_found``)."""
+        if self.engine.order_registry.holds(order_id):
+            return self.engine.order(account.id, order_id)
+        row = await self._stored_order(account, order_id)
+        if row is None:
+            raise ExchangeError("not_found", f"You have no order {order_id}.")
+        return order_wire(row)
+
+    async def _stored_order(self, account: Account, order_id: object) -> dict[str, Any] | None:
+        """The account's order from the store, when the engine no longer holds it."""
+        if type(order_id) is not int or self.engine.order_registry.holds(order_id):
+            return None
+        store = self._store_or_none()
+        if store is None:
+            return None
+        reader = HistoryReader(store)
+        rows = await self._history()._stored(lambda: [r for r in [reader.order(order_id)] if r])
+        return rows[0] if rows and rows[0]["account_id"] == account.id else None
+
+    async def refuse_ended_order(self, account: Account, order_id: object) -> None:
+        """``order_not_open`` for an order of the account that ended and left
+        memory (the engine alone would say ``not_found``)."""
+        row = await self._stored_order(account, order_id)
+        if row is not None:
+            raise ExchangeError(
+                "order_not_open", f"Order {order_id} is {row['status']}, not open."
+            )
+
+    async def refuse_settled_trade(self, account: Account, trade_id: object) -> None:
+        """``invalid_settlement_transition`` for a trade whose settlement ended
+        and that left memory, when the account may see it."""
+        if type(trade_id) is not int or self.engine.trade_book.holds(trade_id):
+            return
+        store = self._store_or_none()
+        if store is None:
+            return
+        reader = HistoryReader(store)
+        rows = await self._history()._stored(lambda: [r for r in [reader.trade(trade_id)] if r])
+        if not rows:
+            return
+        trade = rows[0]
+        if account.id in (trade["buyer_id"], trade["seller_id"]) or account.role in (
+            Role.AUTHENTICATOR,
+            Role.ADMIN,
+        ):
+            raise ExchangeError(
+                "invalid_settlement_transition",
+                f"Trade {trade_id} is {trade['settlement_status']}; its settlement is over.",
+            )
+
     async def evict_if_due(self) -> bool:
         """Journal an :class:`Evict` at the store's durable position when the
         engine holds final history at or below it. Returns whether it did."""

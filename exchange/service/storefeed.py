@@ -192,7 +192,14 @@ class StoreFeed:
                 "the --database-url of the store it was written to (or restore it)"
             )
         log.info("store: rebuilding from the engine state at seq %d", engine.last_seq)
-        self.store.reset()
+        if engine.evicted_seq:
+            # History that left memory lives only in the store: keep its
+            # orders, trades and ledger (final rows, upserted over below).
+            from ..history import reset_live_tables
+
+            reset_live_tables(self.store)
+        else:
+            self.store.reset()
         batch: list[StoreOp] = []
         for op in final_rows(engine.store_rows()):
             batch.append(op)

@@ -646,20 +646,24 @@ class Venue(VenueQueries, VenueHistory):
 
     async def cancel_order(self, account: Account, order_id: int) -> dict[str, Any]:
         """Cancel an open order; returns its final state."""
+        await self.refuse_ended_order(account, order_id)
         return await self._answer(CancelOrder(account.id, order_id))
 
     async def amend_order(self, account: Account, order_id: int, body: object) -> dict[str, Any]:
         """Amend an open order (new total ``quantity`` and/or ``price_cents``)."""
+        await self.refuse_ended_order(account, order_id)
         return await self._answer(parse_amend(account.id, order_id, body))
 
     async def ship(self, account: Account, trade_id: int) -> dict[str, Any]:
         """The seller marks a trade shipped."""
+        await self.refuse_settled_trade(account, trade_id)
         return await self._answer(MarkShipped(account.id, trade_id))
 
     async def authenticate_trade(
         self, account: Account, trade_id: int, passed: object
     ) -> dict[str, Any]:
         """An authenticator passes or fails a shipped trade."""
+        await self.refuse_settled_trade(account, trade_id)
         return await self._answer(AuthenticateTrade(account.id, trade_id, parse_passed(passed)))
 
     async def add_holding(self, account: Account, body: object) -> dict[str, Any]:
