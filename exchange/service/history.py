@@ -8,7 +8,6 @@ hang), and merges them newest id first with ``next_before``
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -83,6 +82,9 @@ class VenueHistory:
         raise NotImplementedError
 
     def _accepting(self) -> int:
+        raise NotImplementedError
+
+    def store_status(self) -> dict[str, Any]:
         raise NotImplementedError
 
     async def submit(self, cmd: Any, now: int | None = None) -> Any:
@@ -188,12 +190,13 @@ class VenueHistory:
         oldest = self.engine.oldest_final_seq()
         if store is None or oldest is None or not self.ready:
             return False
-        try:
-            raw = await asyncio.wait_for(asyncio.to_thread(store.get_meta, "last_seq"), 5.0)
-        except Exception as exc:  # the store is down or slow: history waits in memory
-            log.warning("venue: cannot read the store's position: %s", exc)
+        # The supervised writer reports the position it committed (every outbox
+        # record up to it is in the store): no read of a store that may be
+        # locked or down, and no worker thread stuck behind it each tick.
+        status = self.store_status()
+        if not status.get("enabled"):
             return False
-        upto = min(int(raw or 0), self.engine.last_seq)
+        upto = min(int(status["position"]), self.engine.last_seq)
         if upto < oldest or upto <= self.engine.evicted_seq:
             return False
         try:
