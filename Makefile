@@ -71,8 +71,8 @@ test-fast: install
 	$(PY) -m pytest -m "not browser" -q -x
 
 lint: install
-	$(VENV)/bin/ruff check orderbook exchange feeds api tests bench setup.py
-	$(VENV)/bin/mypy orderbook exchange
+	$(VENV)/bin/ruff check orderbook exchange feeds cluster api tests bench setup.py
+	$(VENV)/bin/mypy orderbook exchange cluster
 
 bench: install
 	$(PY) -m bench

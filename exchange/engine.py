@@ -227,6 +227,19 @@ class Engine:
 
     # ------------------------------------------------------------------ ids
 
+    def start_ids_at(self, base: int) -> None:
+        """Number orders, trades, ledger entries and holdings from ``base + 1``.
+
+        Cluster mode gives each shard a range of its own, so that an id names
+        its shard. Only on a fresh engine (before its first command).
+        """
+        if self.last_seq:
+            raise RuntimeError("ids can only be moved before the first command")
+        self._orders.next_id = base + 1
+        self._trades.next_trade = base + 1
+        self._trades.next_ledger = base + 1
+        self.portfolios.start_ids_at(base)
+
     def next_account_id(self) -> str:
         """The id the next :class:`CreateAccount` must carry."""
         return self.accounts.next_id()

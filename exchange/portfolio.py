@@ -192,6 +192,11 @@ class Portfolios:
         self._next_holding_id = 1
         self._next_realized_id = 1
 
+    def start_ids_at(self, base: int) -> None:
+        """Number holdings and realized gains from ``base + 1`` (a fresh registry)."""
+        self._next_holding_id = base + 1
+        self._next_realized_id = base + 1
+
     def _insert(self, holding: Holding) -> None:
         self._holdings[holding.id] = holding
         self._by_account.setdefault(holding.account_id, {})[holding.id] = holding

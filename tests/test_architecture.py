@@ -11,12 +11,13 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PACKAGES = ["orderbook", "exchange", "feeds", "api"]
+PACKAGES = ["orderbook", "exchange", "feeds", "cluster", "api"]
 # package -> packages of ours it must never import
 FORBIDDEN = {
     "orderbook": {"exchange", "feeds", "api"},
-    "exchange": {"feeds", "api"},
-    "feeds": {"api"},
+    "exchange": {"feeds", "cluster", "api"},
+    "feeds": {"cluster", "api"},
+    "cluster": {"api"},
 }
 SANS_IO = {"asyncio", "time", "datetime", "socket", "os", "threading", "random"}
 

@@ -18,7 +18,7 @@ def test_the_wheel_builds_without_warnings_and_holds_the_page(tmp_path: Path) ->
     source.mkdir()
     for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    for package in ("orderbook", "exchange", "feeds", "api"):
+    for package in ("orderbook", "exchange", "feeds", "cluster", "api"):
         shutil.copytree(ROOT / package, source / package,
                         ignore=shutil.ignore_patterns("__pycache__", "*.so"))
     built = subprocess.run(

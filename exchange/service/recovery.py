@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..clock import HOUR_NS
 from ..commands import decode_record
@@ -21,6 +22,7 @@ from ..engine import Engine, StoreOp
 from ..fees import DEFAULT_SCHEDULE, FeeSchedule
 from ..journal import DataDirLock, FileLayer, Journal, SnapshotStore
 from ..repair import require_covered
+from .ports import SegmentedJournal
 
 __all__ = ["Recovered", "final_rows", "recover_engine"]
 
@@ -59,6 +61,8 @@ def recover_engine(
     keep_store_ops_after: int | None = None,
     lock: bool = True,
     files: FileLayer | None = None,
+    journal_factory: Callable[[], SegmentedJournal] | None = None,
+    id_base: int = 0,
 ) -> Recovered:
     """Lock ``data_dir``, load the latest snapshot and replay the journal (sync).
 
@@ -73,6 +77,11 @@ def recover_engine(
             seq above this (to catch a store up); None keeps none.
         lock: take the data-dir lock (tools that only read may skip it).
         files: the journal's file layer (tests inject faults); None: the OS.
+        journal_factory: opens the journal to use instead of the file
+            journal under ``data_dir`` (cluster mode: a JetStream stream);
+            snapshots stay under ``data_dir``.
+        id_base: a fresh engine numbers its orders, trades, ledger entries
+            and holdings from ``id_base + 1`` (see :meth:`Engine.start_ids_at`).
 
     Raises:
         DataDirLocked: another process holds the data dir.
@@ -86,6 +95,11 @@ def recover_engine(
     try:
         snapshots = SnapshotStore(data_dir / "snapshots", fsync=fsync)
         latest = snapshots.latest()
+        if journal_factory is not None:
+            return _recover_on(
+                journal_factory(), dir_lock, snapshots, latest, schedule,
+                ship_deadline_ns, authenticate_deadline_ns, keep_store_ops_after, id_base,
+            )
         journal = Journal(data_dir / "journal", fsync=fsync, files=files)
         # Segments the snapshot holds are not read: their damage cannot block a start.
         journal.open(skip_through=latest[0] if latest is not None else 0)
@@ -120,6 +134,34 @@ def recover_engine(
             dir_lock.release()
         raise
     return Recovered(dir_lock, journal, snapshots, engine, snapshot_seq, replayed)
+
+
+def _recover_on(
+    journal: Any,
+    dir_lock: DataDirLock,
+    snapshots: SnapshotStore,
+    latest: tuple[int, bytes] | None,
+    schedule: FeeSchedule,
+    ship_deadline_ns: int,
+    authenticate_deadline_ns: int,
+    keep_store_ops_after: int | None,
+    id_base: int,
+) -> Recovered:
+    """Recovery on a journal that is not the data dir's file journal."""
+    if latest is not None and latest[0] > journal.last_seq:
+        log.warning("snapshot at seq %d is ahead of the journal; ignoring it", latest[0])
+        latest = None
+    if latest is not None:
+        engine = Engine.restore_bytes(latest[1])
+    else:
+        engine = Engine(schedule, ship_deadline_ns, authenticate_deadline_ns)
+        engine.start_ids_at(id_base)
+    replayed = _replay(journal, engine, keep_store_ops_after)
+    engine.ship_deadline_ns = ship_deadline_ns
+    engine.authenticate_deadline_ns = authenticate_deadline_ns
+    return Recovered(
+        dir_lock, journal, snapshots, engine, latest[0] if latest is not None else 0, replayed
+    )
 
 
 def _replay(

@@ -115,6 +115,10 @@ class VenueConfig:
         store_open_wait: the longest a start waits for the store to catch up.
         store_close_timeout: the longest a close waits for it (the rest is
             written after the next start).
+        journal_factory: opens the journal in place of the file journal
+            under ``data_dir`` (cluster mode: a shard's JetStream stream).
+        id_base: a fresh engine's ids start above it (cluster mode gives each
+            shard its own range).
     """
 
     data_dir: Path = Path("data")
@@ -141,6 +145,8 @@ class VenueConfig:
     store_read_timeout: float = 1.0
     store_open_wait: float = 5.0
     store_close_timeout: float = 10.0
+    journal_factory: Callable[[], SegmentedJournal] | None = None
+    id_base: int = 0
 
 
 class Venue(VenueQueries, VenueHistory):
@@ -267,6 +273,8 @@ class Venue(VenueQueries, VenueHistory):
             keep_store_ops_after=keep_store_ops_after,
             lock=False,
             files=cfg.journal_files,
+            journal_factory=cfg.journal_factory,
+            id_base=cfg.id_base,
         )
 
     def _adopt(self, rec: Recovered) -> None:
