@@ -11,11 +11,15 @@ would) and answered with one line carrying the same ``id``, written only
 after the venue answered, i.e. after the command is durable.
 
 Ops:
-    account  {name}                   -> {account_id, api_key}
+    account  {name, role?}            -> {account_id, api_key}
     place    {key, body}              -> {status, order, fills} | {error}
     cancel   {key, order_id}          -> {order} | {error}
+    ship     {key, trade_id}          -> {trade} | {error}
+    authenticate {key, trade_id, passed} -> {trade} | {error}
+    evict    {}                       -> {evicted}  (store caught up, then Evict if due)
     dump     {keys}                   -> {seq, snapshot_sha256, orders: {acc: [...]},
-                                          trades: {acc: [...]}}
+                                          trades: {acc: [...]}}  (paged reads: engine
+                                          and, for what left memory, the store)
     stored   {}                       -> {caught_up, trades: [id, ...]}  (the store's)
 """
 
@@ -32,6 +36,7 @@ from typing import Any
 import orjson
 
 from exchange.errors import ExchangeError
+from exchange.history import MAX_LIMIT, Page
 from exchange.venue import Venue, VenueConfig
 
 __all__ = ["main"]
@@ -42,19 +47,34 @@ def _write(obj: dict[str, Any]) -> None:
     sys.stdout.buffer.flush()
 
 
+async def _every(read: Any, account: Any, field: str) -> list[dict[str, Any]]:
+    """Every row of a paged venue list (engine and store), following ``next_before``."""
+    rows: list[dict[str, Any]] = []
+    before = None
+    while True:
+        page = await read(account, Page(MAX_LIMIT, before))
+        rows.extend(page[field])
+        before = page["next_before"]
+        if before is None:
+            return rows
+
+
 async def _handle(venue: Venue, msg: dict[str, Any]) -> dict[str, Any]:
     op = msg["op"]
     if op == "account":
-        created = await venue.create_account(msg["name"])
+        created = await venue.create_account(msg["name"], msg.get("role", "trader"))
         return {"account_id": created["account_id"], "api_key": created["api_key"]}
+    if op == "evict":
+        await venue.flush_store(timeout=60)
+        return {"evicted": await venue.evict_if_due()}
     if op == "dump":
         orders: dict[str, Any] = {}
         trades: dict[str, Any] = {}
         for key in msg["keys"]:
             account = venue.authenticate(key)
             assert account is not None, "an acknowledged account is missing"
-            orders[account.id] = venue.list_orders(account)
-            trades[account.id] = venue.list_trades(account)
+            orders[account.id] = await _every(venue.orders_page, account, "orders")
+            trades[account.id] = await _every(venue.trades_page, account, "trades")
         snapshot = venue.engine.snapshot_bytes()
         return {
             "seq": venue.engine.last_seq,
@@ -76,6 +96,11 @@ async def _handle(venue: Venue, msg: dict[str, Any]) -> dict[str, Any]:
             return {"status": status, "order": answer["order"], "fills": answer["fills"]}
         if op == "cancel":
             return {"order": await venue.cancel_order(account, msg["order_id"])}
+        if op == "ship":
+            return {"trade": await venue.ship(account, msg["trade_id"])}
+        if op == "authenticate":
+            trade_id, passed = msg["trade_id"], msg["passed"]
+            return {"trade": await venue.authenticate_trade(account, trade_id, passed)}
     except ExchangeError as e:
         return {"error": e.code}
     raise ValueError(f"unknown op {op!r}")
