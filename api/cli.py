@@ -343,6 +343,7 @@ async def _serve(args: argparse.Namespace, *, demo: bool) -> int:
     from feeds.server import FeedServer
 
     from .app import make_app
+    from .context import CONFIG_KEY
     from .httpserver import start_http, start_metrics
     from .limitflags import feed_caps, http_limits
     from .shutdown import LINGER_S, Drain
@@ -389,7 +390,7 @@ async def _serve(args: argparse.Namespace, *, demo: bool) -> int:
     demo_task: asyncio.Task[None] | None = None
     stop = asyncio.Event()
     try:
-        feed = FeedServer(venue, args.host, args.feed_port, **feed_caps(args))
+        feed = FeedServer(venue, args.host, args.feed_port, accounts=venue, **feed_caps(args))
         try:
             await feed.start()
         except OSError as exc:
@@ -398,6 +399,7 @@ async def _serve(args: argparse.Namespace, *, demo: bool) -> int:
         app = make_app(venue, rate_limit=args.rate_limit, burst=max(1, int(args.rate_limit * 2)),
                        feed_url=feed_url, public_rate_limit=args.public_rate_limit,
                        auth_failure_limit=args.auth_failure_limit, metrics_route=False)
+        feed.limiter = app[CONFIG_KEY].limiter  # order entry shares REST's per-key limit
         drain = Drain()
         app.middlewares.insert(0, drain.middleware)
         try:

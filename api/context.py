@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
+from exchange.bodies import check_path_id
 from exchange.errors import ExchangeError
 
 from .ratelimit import RateLimiter
-from .requests import MAX_INT
 
 if TYPE_CHECKING:
     from exchange.venueapi import VenueApi
@@ -103,12 +103,7 @@ def int_id(request: web.Request, name: str) -> int:
         ExchangeError: ``validation_error`` naming the range when it does not
             fit the wire's 64-bit integers.
     """
-    value = int(request.match_info[name])
-    if value > MAX_INT:
-        raise ExchangeError(
-            "validation_error", f"Path parameter '{name}' must be between 0 and {MAX_INT}."
-        )
-    return value
+    return check_path_id(int(request.match_info[name]), name)
 
 
 async def analytics_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -30,7 +30,7 @@ from exchange.errors import ExchangeError
 
 from .context import ACCOUNT_KEY, CONFIG_KEY, Handler, venue_of
 from .metrics import observe_request
-from .problems import problem_from_error, problem_response
+from .problems import problem_from_error, problem_response, retry_sentence
 from .requests import check_query_names
 
 __all__ = [
@@ -212,7 +212,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if retry is not None:
         return problem_response(
             "rate_limited",
-            f"Too many requests; try again in {retry} second{'s' if retry != 1 else ''}.",
+            retry_sentence("Too many requests", retry),
             instance=request.path,
             headers={"Retry-After": str(retry)},
         )

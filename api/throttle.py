@@ -29,9 +29,10 @@ import orjson
 from aiohttp import web
 
 from exchange.errors import ExchangeError
+from exchange.orderentry import batch_why
 
 from .context import ACCOUNT_KEY, CONFIG_KEY, Handler
-from .problems import problem_response
+from .problems import problem_response, retry_sentence
 from .ratelimit import RateLimiter
 from .web import is_web_path
 
@@ -81,7 +82,7 @@ def setup_throttles(
 def _too_many(request: web.Request, retry: int, why: str) -> web.Response:
     return problem_response(
         "rate_limited",
-        f"{why}; try again in {retry} second{'s' if retry != 1 else ''}.",
+        retry_sentence(why, retry),
         instance=request.path,
         headers={"Retry-After": str(retry)},
     )
@@ -136,6 +137,5 @@ async def batch_middleware(request: web.Request, handler: Handler) -> web.Stream
     if account is not None and isinstance(orders, list) and len(orders) > 1:
         retry = keyed.check(account.id, cost=len(orders) - 1)
         if retry is not None:
-            return _too_many(request, retry, f"A batch of {len(orders)} orders counts as "
-                             f"{len(orders)} requests against your key's rate limit")
+            return _too_many(request, retry, batch_why(len(orders)))
     return await handler(request)

@@ -1,7 +1,8 @@
 """What the edges need of a venue: typed protocols, one per consumer.
 
 The REST app (``api/``) holds a :class:`VenueApi`, the websocket feed
-(``feeds/``) a :class:`FeedSource`. :class:`exchange.venue.Venue` (the
+(``feeds/``) a :class:`FeedSource` and, for its authenticated sessions (the
+private stream and order entry), an :class:`AccountSource`. :class:`exchange.venue.Venue` (the
 single-process venue) provides both; cluster mode provides a second
 implementation of the same protocols, and the edges do not change. Nothing
 here is an implementation: these are the promises the edges rely on.
@@ -17,13 +18,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .accountfeed import AccountBatch
 from .accounts import Account
 from .fees import FeeSchedule
 from .health import Health
 from .history import Page
 from .marketdata import L2Mirror
+from .orderentry import OrderDesk
 
-__all__ = ["Analytics", "FeedSource", "VenueApi"]
+__all__ = ["AccountSource", "Analytics", "FeedSource", "VenueApi"]
 
 Bests = Mapping[str, tuple[int | None, int | None]]
 
@@ -129,7 +132,32 @@ class FeedSource(Protocol):
         ...
 
 
-class VenueApi(Protocol):
+class AccountSource(OrderDesk, Protocol):
+    """What the feed's authenticated sessions need: keys, account events, order entry."""
+
+    def authenticate(self, api_key: str) -> Account | None:
+        """The account of an API key, or None (unknown or revoked); cheap, asked often."""
+        ...
+
+    def subscribe_accounts(self, callback: Callable[[AccountBatch], None]) -> None:
+        """Call ``callback(batch)`` after each durable group, in order."""
+        ...
+
+    def unsubscribe_accounts(self, callback: Callable[[AccountBatch], None]) -> None:
+        """Stop calling ``callback``."""
+        ...
+
+    def open_orders(self, account: Account) -> tuple[int, list[dict[str, Any]]]:
+        """The account's open orders and the journal seq they are as of."""
+        ...
+
+    @property
+    def released_seq(self) -> int:
+        """The last journal seq that is durable and released."""
+        ...
+
+
+class VenueApi(OrderDesk, Protocol):
     """What the REST app needs: commands answered once durable, and reads."""
 
     @property
@@ -190,23 +218,7 @@ class VenueApi(Protocol):
         ...
 
     # orders
-    async def place_order(self, account: Account, body: object) -> tuple[int, dict[str, Any]]:
-        """Place an order: (201 or 200 for a replay, {"order", "fills"})."""
-        ...
-
-    async def place_orders(
-        self, account: Account, bodies: Sequence[object]
-    ) -> list[dict[str, Any]]:
-        """Place orders as one group; one answer or {"error"} per body."""
-        ...
-
-    async def amend_order(self, account: Account, order_id: int, body: object) -> dict[str, Any]:
-        """Amend an open order: {"order", "fills"}."""
-        ...
-
-    async def cancel_order(self, account: Account, order_id: int) -> dict[str, Any]:
-        """Cancel an open order: its final state."""
-        ...
+    # place_order, place_orders, amend_order, cancel_order: see OrderDesk
 
     def get_order(self, account: Account, order_id: int) -> dict[str, Any]:
         """One of the account's orders."""
@@ -288,6 +300,6 @@ class VenueApi(Protocol):
 if TYPE_CHECKING:
     from .venue import Venue
 
-    def _the_venue_provides_both(venue: Venue) -> tuple[VenueApi, FeedSource]:
-        # mypy --strict checks here that Venue satisfies both protocols.
-        return venue, venue
+    def _the_venue_provides_both(venue: Venue) -> tuple[VenueApi, FeedSource, AccountSource]:
+        # mypy --strict checks here that Venue satisfies the protocols.
+        return venue, venue, venue

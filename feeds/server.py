@@ -40,6 +40,12 @@ websocket pings every 20 s, closed after 20 s without pong. On
 :meth:`FeedServer.close` every connection is closed with 1001 and the reason
 ``server shutting down``.
 
+Authenticated sessions (``auth``, the private ``orders`` and ``account``
+channels, order entry) are :mod:`feeds.private`'s: the server hands it each
+client message of those kinds, decoded, and the venue's account batches;
+they pass neither the per-connection message rate (order entry is limited
+per key, like REST) nor conflation (private messages are never dropped).
+
 Limits: client messages above ``max_message_bytes`` get ``message_too_large``
 (frames above ``4 * max_message_bytes``, at least 1 MiB, are refused by the
 websocket layer with close code 1009); each connection has a token bucket of
@@ -62,13 +68,14 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from exchange.clock import parse_rfc3339
 from exchange.marketdata import BookUpdate, L2Mirror, MarketDataEvent, TradeCanceled
-from exchange.venueapi import FeedSource
+from exchange.venueapi import AccountSource, FeedSource
 
 from .marketstate import HistoryTrade, MarketState
 from .metrics import (
@@ -79,6 +86,7 @@ from .metrics import (
     FEED_SLOW_CONSUMERS,
     FEED_SNAPSHOTS_SENT,
 )
+from .private import Limiter, PrivateStreams, private_subscriptions
 from .protocol import (
     WILDCARD,
     Channel,
@@ -167,6 +175,12 @@ class FeedServer:
         max_connections: the most open connections in total (None: no cap).
         max_connections_per_address: the most open connections from one
             client address (None: no cap).
+        accounts: the venue's account side, for authenticated sessions
+            (:mod:`feeds.private`); None serves market data only.
+        limiter: the per-key rate limiter order entry shares with REST
+            (None: unlimited); also settable later as :attr:`limiter`.
+        max_in_flight: open order-entry requests per session before the
+            server stops reading that connection.
     """
 
     def __init__(
@@ -190,6 +204,9 @@ class FeedServer:
         send_buffer: int | None = None,
         max_connections: int | None = None,
         max_connections_per_address: int | None = None,
+        accounts: AccountSource | None = None,
+        limiter: Limiter | None = None,
+        max_in_flight: int = 1000,
     ) -> None:
         self._venue = venue
         self._host = host
@@ -228,6 +245,10 @@ class FeedServer:
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        self.private = PrivateStreams(
+            accounts, self._push_frame, self._close_client,
+            limiter=limiter, max_in_flight=max_in_flight,
+        )
 
     # --- lifecycle ---------------------------------------------------------
 
@@ -238,6 +259,25 @@ class FeedServer:
             for sock in self._server.sockets:
                 return int(sock.getsockname()[1])
         return self._port
+
+    @property
+    def limiter(self) -> Limiter | None:
+        """The per-key rate limiter of order entry (the REST API's), or None."""
+        return self.private.limiter
+
+    @limiter.setter
+    def limiter(self, limiter: Limiter | None) -> None:
+        self.private.limiter = limiter
+
+    def drop_key(self, api_key: str) -> int:
+        """End the sessions of a revoked key at once; how many ended.
+
+        A key that no longer authenticates also ends its sessions by itself
+        (on its next order entry, and within a heartbeat interval).
+        """
+        n = self.private.drop_key(api_key)
+        self._schedule_flush()
+        return n
 
     @property
     def connections(self) -> int:
@@ -261,6 +301,7 @@ class FeedServer:
                 book_sequence=book_seq, trade_sequence=trade_seq,
             )
         self._venue.subscribe(self._on_events)
+        self.private.start()
         try:
             self._server = await serve(
                 self._handler,
@@ -275,6 +316,7 @@ class FeedServer:
             )
         except BaseException:
             self._venue.unsubscribe(self._on_events)  # e.g. the port is in use
+            self.private.stop()
             raise
         self._heartbeat_task = asyncio.create_task(self._heartbeats())
 
@@ -285,6 +327,9 @@ class FeedServer:
         self._closed = True
         with contextlib.suppress(Exception):
             self._venue.unsubscribe(self._on_events)
+        with contextlib.suppress(Exception):
+            self.private.stop()
+        await self.private.drain()  # answers of requests already taken go out
         if self._heartbeat_task is not None:
             self._heartbeat_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -387,6 +432,22 @@ class FeedServer:
                 if not client.dirty:
                     client.dirty = True
                     dirty.append(client)
+
+    def _push_frame(self, client: _Client, payload: bytes) -> None:
+        """Queue a private message (never conflated); the flush follows."""
+        if client.closing:
+            return
+        self._push(client, (_CONTROL, "", text_frame(payload)))
+        self._schedule_flush()
+
+    def _close_client(self, client: _Client, code: int, reason: str) -> None:
+        """Write what is queued for a connection, then close it."""
+        if client.closing:
+            return
+        if self._loop is not None and not client.ws.paused:
+            self._write(client, self._loop.time())
+        self._detach(client)
+        client.tasks.append(asyncio.create_task(client.ws.close(code, reason)))
 
     def _push(self, client: _Client, item: _Item) -> None:
         client.queue.append(item)
@@ -511,6 +572,8 @@ class FeedServer:
         while True:
             await asyncio.sleep(self.heartbeat_interval / 4)
             now = self._loop.time()
+            if self.private.revalidate():
+                self._schedule_flush()
             item: _Item | None = None
             for client in self._clients:
                 if client.closing or client.queue or now - client.last_write < quiet:
@@ -552,6 +615,7 @@ class FeedServer:
                 if client.closing:
                     continue  # keep reading so that the close handshake completes
                 self._receive(client, message)
+                await self.private.wait_room(client)
         except ConnectionClosed:
             pass
         finally:
@@ -596,6 +660,7 @@ class FeedServer:
         if client not in self._clients:
             return
         self._clients.discard(client)
+        self.private.detach(client)
         FEED_CONNECTIONS.dec()
         client.closing = True
         client.queue.clear()
@@ -624,7 +689,23 @@ class FeedServer:
 
     def _receive(self, client: _Client, message: str | bytes) -> None:
         assert self._loop is not None
+        private = self.private
+        if type(message) is str and len(message) <= self.max_message_bytes:
+            try:
+                decoded = orjson.loads(message)
+            except orjson.JSONDecodeError:
+                decoded = None  # the connection state says what is wrong
+            if type(decoded) is dict and private.handles(decoded):
+                public = [s.to_json() for s in sorted(client.state.subscriptions)]
+                private.receive(client, decoded, public)
+                self._schedule_flush()
+                return
         outcome = client.state.receive(message, self._loop.time())
+        session = private.session(client)
+        if session is not None and session.channels:
+            for reply in outcome.replies:
+                if reply.get("type") == "subscriptions":
+                    reply["subscriptions"] += private_subscriptions(session.channels)
         for sub in outcome.removed:
             self._unindex(client, sub)
             if sub.channel is Channel.BOOK:

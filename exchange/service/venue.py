@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import metrics
+from ..accountfeed import AccountBatch
 from ..accounts import Account, Role
 from ..catalog import Product, demo_products
 from ..clock import HOUR_NS
@@ -64,6 +65,7 @@ __all__ = ["Subscriber", "Venue", "VenueConfig"]
 log = logging.getLogger("exchange.venue")
 
 Subscriber = Callable[[list[MarketDataEvent]], None]
+AccountSubscriber = Callable[[AccountBatch], None]
 
 # Labelled metric children, looked up once (labels() costs on every call).
 _COMMAND_COUNTERS: dict[str, Any] = {}
@@ -173,6 +175,7 @@ class Venue(VenueQueries, VenueHistory):
         self._lock: DataDirLock | None = None
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self._subscribers: list[Subscriber] = []
+        self._account_subscribers: list[AccountSubscriber] = []
         self._committer: Committer | None = None
         self._snapshotter: Snapshotter | None = None
         self._timer: asyncio.Task[None] | None = None
@@ -523,6 +526,16 @@ class Venue(VenueQueries, VenueHistory):
                     callback(events)
                 except Exception:
                     log.exception("venue: market-data subscriber %r failed", callback)
+        if self._account_subscribers:
+            # Every group, also one without rows: it tells how far release got.
+            batch = AccountBatch(
+                outs[-1][0].seq, [(out.seq, out.store_ops) for out, _ in outs if out.store_ops]
+            )
+            for account_callback in list(self._account_subscribers):
+                try:
+                    account_callback(batch)
+                except Exception:
+                    log.exception("venue: account subscriber %r failed", account_callback)
 
     async def _between_groups(self) -> None:
         if self._journal_ok() and self._snapshotter is not None:
@@ -696,6 +709,21 @@ class Venue(VenueQueries, VenueHistory):
         """Stop calling ``callback``; a no-op if it was not subscribed."""
         with contextlib.suppress(ValueError):
             self._subscribers.remove(callback)
+
+    def subscribe_accounts(self, callback: AccountSubscriber) -> None:
+        """Call ``callback(batch)`` on the loop after each durable group (see
+        :mod:`exchange.accountfeed`), after the market-data subscribers."""
+        self._account_subscribers.append(callback)
+
+    def unsubscribe_accounts(self, callback: AccountSubscriber) -> None:
+        """Stop calling ``callback``; a no-op if it was not subscribed."""
+        with contextlib.suppress(ValueError):
+            self._account_subscribers.remove(callback)
+
+    def open_orders(self, account: Account) -> tuple[int, list[dict[str, Any]]]:
+        """The account's open orders (REST shape, oldest first) and the journal seq
+        they are as of: the last command applied, which may not be durable yet."""
+        return self._seq, self.engine.orders(account.id, "open")
 
     # ------------------------------------------------- tests and benchmarks
 
