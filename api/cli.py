@@ -8,7 +8,7 @@ Subcommands::
     exchange recover --check | --repair
     exchange export trades --format parquet|csv [--output FILE] [--sku SKU] [--url URL]
     exchange portfolio --api-key KEY [--url URL | --data-dir DIR] [--mark MARK]
-    exchange watch SKU [SKU ...] [--url WS_URL] [--api-url URL]
+    exchange watch [SKU ...] [--api-key KEY] [--url WS_URL] [--api-url URL]
 
 Settings come from flags or environment variables (flag wins). ``serve``
 prints ``http://HOST:PORT`` and ``ws://HOST:PORT`` (the bound ports; port 0
@@ -316,7 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_database_url(portfolio)
 
     watch = sub.add_parser("watch", help="live terminal view of SKUs from the websocket feed")
-    watch.add_argument("skus", nargs="+", metavar="SKU", help="SKUs to watch")
+    watch.add_argument("skus", nargs="*", metavar="SKU", help="SKUs to watch")
+    watch.add_argument("--api-key", default=_env("EXCHANGE_API_KEY", None),
+                       help="also show this account's open orders and fills, live "
+                       "(env EXCHANGE_API_KEY)")
     watch.add_argument("--url", default=_env("EXCHANGE_FEED_URL", "ws://127.0.0.1:8765"),
                        help="the feed (env EXCHANGE_FEED_URL; default ws://127.0.0.1:8765)")
     watch.add_argument("--api-url", default=_env("EXCHANGE_URL", "http://127.0.0.1:8080"),
@@ -711,7 +714,12 @@ def _watch(args: argparse.Namespace) -> int:
     # The view shows feed errors in its footer; log lines on stderr would tear
     # through the live drawing (and double the one-line error on exit).
     logging.getLogger("feeds").setLevel(logging.ERROR)
-    kwargs = {} if args.duration is None else {"duration": args.duration}
+    if not args.skus and not args.api_key:
+        raise CliError("name SKUs to watch, or --api-key KEY for your orders and fills",
+                       EXIT_SETTING)
+    kwargs: dict[str, Any] = {} if args.duration is None else {"duration": args.duration}
+    if args.api_key:
+        kwargs["api_key"] = args.api_key
     result = run_watch(args.url, list(args.skus), api_url=args.api_url, **kwargs)
     if inspect.iscoroutine(result):
         try:

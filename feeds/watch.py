@@ -1,4 +1,4 @@
-"""``exchange watch SKU...``: a live terminal view of SKUs from the feed.
+"""``exchange watch SKU... [--api-key KEY]``: a live terminal view of SKUs from the feed.
 
 Per SKU: the ticker line (best bid and ask, last sale, 24h change and
 volume), the top 5 levels of each side of the verified local book, and the
@@ -6,6 +6,10 @@ latest trades: the last few from the REST API (``api_url``) at once, then
 live. It uses :class:`feeds.client.FeedClient`, so the book is checked by
 sequence and checksum and resyncs by itself, and the view survives a restart
 of the server (it reconnects, and fills in the trades it missed).
+
+With an API key the view starts with the account's panel
+(:mod:`feeds.accountview`): its open orders and fills, live from the private
+stream (:class:`feeds.trading.TradingSession`); SKUs are then optional.
 
 A refusal of the subscription itself (an unknown SKU, too many SKUs) ends
 the watch with :class:`WatchError`: the server subscribes nothing of a
@@ -29,7 +33,9 @@ from rich.text import Text
 
 from exchange.fees import format_cents
 
+from .accountview import AccountView, render_account
 from .client import FeedClient, LocalBook
+from .trading import AuthError, TradingSession
 
 __all__ = ["FATAL_ERROR_CODES", "WatchError", "WatchState", "money", "render", "run_watch"]
 
@@ -161,9 +167,15 @@ def _trades_table(trades: Sequence[dict[str, Any]]) -> Table:
     return table
 
 
-def render(state: WatchState, client: FeedClient | None = None) -> RenderableType:
+def render(
+    state: WatchState,
+    client: FeedClient | None = None,
+    account: tuple[AccountView, TradingSession] | None = None,
+) -> RenderableType:
     """The whole view as one rich renderable."""
     panels: list[RenderableType] = []
+    if account is not None:
+        panels.append(render_account(*account))
     for sku in state.skus:
         view = state.views[sku]
         synced = client.synced(sku) if client is not None else view.book is not None
@@ -189,6 +201,7 @@ async def run_watch(
     console: Console | None = None,
     refresh_per_second: float = 8.0,
     duration: float | None = None,
+    api_key: str | None = None,
 ) -> None:
     """Show SKUs live until interrupted (or for ``duration`` seconds).
 
@@ -200,9 +213,11 @@ async def run_watch(
         console: where to draw (a default terminal console when None).
         refresh_per_second: redraws per second.
         duration: stop after this many seconds (None: run until cancelled).
+        api_key: show this account's open orders and fills too.
 
     Raises:
-        WatchError: the feed refused the subscription (its ``code: message``).
+        WatchError: the feed refused the subscription (its ``code: message``),
+            or the API key.
     """
     state = WatchState(list(skus))
     client = FeedClient(
@@ -216,19 +231,28 @@ async def run_watch(
     console = console or Console()
     loop = asyncio.get_running_loop()
     deadline = None if duration is None else loop.time() + duration
-    with Live(render(state, client), console=console, auto_refresh=False) as live:
+    account: tuple[AccountView, TradingSession] | None = None
+    if api_key is not None:
+        view = AccountView()
+        session = TradingSession(url, api_key, on_fill=view.on_fill)
+        try:
+            await session.start()
+        except (AuthError, OSError, TimeoutError, ConnectionError) as exc:
+            raise WatchError(str(exc)) from None
+        account = (view, session)
+    with Live(render(state, client, account), console=console, auto_refresh=False) as live:
         runner = asyncio.create_task(client.start())
         history: asyncio.Task[None] | None = None
         try:
             subscribed = False
             while deadline is None or loop.time() < deadline:
-                if runner.done() and not subscribed:
+                if runner.done() and not subscribed and state.skus:
                     await client.subscribe(["ticker", "trades", "book"], list(state.skus))
                     subscribed = True
                     if api_url is not None:
                         history = asyncio.create_task(_latest_trades(client, state))
                 state.status = f"{url} connected" if client.connected else f"{url} connecting…"
-                live.update(render(state, client), refresh=True)
+                live.update(render(state, client, account), refresh=True)
                 if state.fatal is not None:
                     raise WatchError(state.fatal)
                 await asyncio.sleep(1 / refresh_per_second)
@@ -239,6 +263,8 @@ async def run_watch(
             with contextlib.suppress(asyncio.CancelledError):
                 await runner
             await client.close()
+            if account is not None:
+                await account[1].close()
 
 
 async def _latest_trades(client: FeedClient, state: WatchState) -> None:
