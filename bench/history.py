@@ -12,8 +12,9 @@ orders in batches of 100 (``place_orders``, one group commit each) from 8
 traders on every demo SKU: about 80% limit orders resting away from the
 spread (bids below retail, asks above it) and 20% market orders ("Buy Now" /
 "Sell Now") that trade against them. Once more than ``--resting`` orders
-rest, the oldest are canceled, so the live book stays near that size while
-history grows without bound. Trades get a ship deadline of a few
+rest (the engine's count), the oldest are canceled (some of them filled
+already: the next batch cancels more), so the live book stays near that size
+while history grows without bound. Trades get a ship deadline of a few
 milliseconds, so the venue's Tick cancels them shortly after the match: their
 settlement ends, as it would after days of shipping and authenticating.
 
@@ -123,7 +124,8 @@ async def _drive(
             order = item.get("order")
             if order is not None and order["status"] == "open":
                 market.resting.append((who, order["id"]))
-        excess = len(market.resting) - resting_target
+        # The engine's count: orders the deque holds may have filled since.
+        excess = min(venue.engine.resting_orders() - resting_target, len(market.resting))
         if excess > 0:
             victims = [market.resting.popleft() for _ in range(excess)]
             calls = [venue.cancel_order(accounts[a], oid) for a, oid in victims]

@@ -351,16 +351,21 @@ class Engine:
     def _apply_evict(self, cmd: Evict, out: Outcome) -> None:
         orders, trades = self._orders, self._trades
         evicted = 0
+        # The live answer names the trades that left (the venue keeps each
+        # SKU's recent ones for the feed's history); a replay needs none.
+        gone: list[dict[str, Any]] | None = [] if out.live else None
         for kind, row_id in orders.retired.due(cmd.upto_seq):
             if kind == ORDER:
                 orders.evict(row_id)
             elif kind == TRADE:
+                if gone is not None and (trade := trades.get(row_id)) is not None:
+                    gone.append(trade)
                 trades.evict_trade(row_id)
             else:
                 trades.evict_entry(row_id)
             evicted += 1
         self.evicted_seq = cmd.upto_seq
-        out.response = {"upto_seq": cmd.upto_seq, "evicted": evicted}
+        out.response = {"upto_seq": cmd.upto_seq, "evicted": evicted, "trades": gone or []}
 
     def oldest_final_seq(self) -> int | None:
         """Seq at which the oldest final row still in memory ended (None: none),

@@ -18,6 +18,7 @@ from ..errors import ExchangeError
 from ..history import HistoryReader, HistoryService, Page
 from ..orders import check_repeat
 from ..wire import ledger_wire, order_wire, trade_public, trade_view
+from .recent import RecentTrades
 from .requests import parse_place
 
 __all__ = ["EngineHistory", "VenueHistory"]
@@ -77,6 +78,7 @@ class VenueHistory:
 
     engine: Engine
     _released_trade: int
+    _recent: RecentTrades
 
     def _store_or_none(self) -> Any:
         raise NotImplementedError
@@ -200,9 +202,10 @@ class VenueHistory:
         if upto < oldest or upto <= self.engine.evicted_seq:
             return False
         try:
-            await self.submit(Evict(upto))
+            out = await self.submit(Evict(upto))
         except ExchangeError:
             return False
+        self._recent.add(out.response["trades"])
         return True
 
     def _history(self) -> HistoryService:

@@ -15,6 +15,7 @@ from ..engine import Engine, holding_wire
 from ..errors import ExchangeError
 from ..fees import FeeSchedule
 from ..marketdata import L2Mirror
+from .recent import RecentTrades
 from .requests import check_status
 
 __all__ = ["VenueQueries"]
@@ -31,6 +32,7 @@ class VenueQueries:
     engine: Engine
     mirror: L2Mirror
     _released_trade: int
+    _recent: RecentTrades
 
     def _now(self) -> int:
         raise NotImplementedError
@@ -134,8 +136,10 @@ class VenueQueries:
     def public_trades(
         self, sku: str, limit: int = 100, before: int | None = None
     ) -> list[dict[str, Any]]:
-        """The SKU's released trades, newest first, ids below ``before``."""
+        """The SKU's released trades, newest first, ids below ``before``: the
+        engine's, and those that left it among the SKU's recent ones (up to
+        :data:`exchange.service.recent.KEEP`; older ones: ``sku_trades_page``)."""
         self._require_sku(sku)
         cap = self._released_trade + 1
         upper = cap if before is None else min(before, cap)
-        return self.engine.public_trades(sku, limit, upper)
+        return self._recent.merge(sku, self.engine.public_trades(sku, limit, upper), limit, upper)

@@ -48,6 +48,7 @@ from .history import VenueHistory
 from .outage import JournalOutage
 from .ports import SegmentedJournal
 from .queries import VenueQueries
+from .recent import RecentTrades, load_recent
 from .recovery import Recovered, recover_engine
 from .requests import (
     check_holding,
@@ -184,6 +185,7 @@ class Venue(VenueQueries, VenueHistory):
         self._seq = 0
         self._last_ts = 0
         self._released_trade = 0
+        self._recent = RecentTrades()
         self._clock: VenueClock | None = None
         self._outage = JournalOutage(self._io, self._reload, lambda: self._closing)
 
@@ -234,7 +236,11 @@ class Venue(VenueQueries, VenueHistory):
         try:
             if cfg.store:
                 await asyncio.to_thread(self._store.catch_up, store_seq or 0, rec)
+                # The feed's recent trades that left memory, read from the
+                # store while the writer process starts.
+                recent = asyncio.ensure_future(asyncio.to_thread(self._load_recent, engine))
                 await self._store.start_writer(engine.last_seq)
+                self._recent = await recent
                 self._reads = StoreReads(self._store)
             for sku in sorted(engine.books):
                 bids, asks = engine.book_levels(sku)
@@ -263,6 +269,15 @@ class Venue(VenueQueries, VenueHistory):
         except BaseException:
             await self._shutdown(snapshot=False)
             raise
+
+    def _load_recent(self, engine: Engine) -> RecentTrades:
+        """Each traded SKU's recent trades the engine no longer holds (sync)."""
+        traded = [sku for sku in sorted(engine.books) if engine.md_sequences(sku)[2]]
+        try:
+            return load_recent(self._store.store, traded, engine.trade_book.holds)
+        except Exception:  # a store that cannot be read must not stop the start
+            log.warning("venue: recent trades not read from the store", exc_info=True)
+            return RecentTrades()
 
     def _reload(self, keep_store_ops_after: int | None = None) -> Recovered:
         """Recover the engine and open the journal (sync; the lock is held)."""

@@ -86,6 +86,10 @@ async def test_history_leaves_memory_and_stays_readable_and_idempotent(
         assert len(ledger["entries"]) == 12 and ledger["next_before"] is None
         public = await venue.sku_trades_page(SKU, Page(5))
         assert [t["id"] for t in public["trades"]] == [12, 11, 10, 9, 8]
+        # The feed's history (a sync read) keeps the SKU's recent trades too.
+        assert venue.public_trades(SKU, 5) == public["trades"]
+        assert [t["id"] for t in venue.public_trades(SKU, 3, before=4)] == [3, 2, 1]
+        evicted_public = venue.public_trades(SKU, 100)
 
         async def check_repeats() -> None:
             status, again = await venue.place_order(
@@ -122,6 +126,7 @@ async def test_history_leaves_memory_and_stays_readable_and_idempotent(
         checker = venue.account(checker.id)
         assert seller and checker
         assert set(before_orders) <= set(await all_ids(venue, seller, "orders"))
+        assert venue.public_trades(SKU, 100) == evicted_public  # read from the store
         await check_repeats()
     finally:
         await venue.close()

@@ -93,16 +93,60 @@ async def test_ticker_on_the_real_venue_starts_from_history(venue: Venue) -> Non
     sku = venue.skus()[2]
     await random_orders(venue, sku, 200, random.Random(9))
     last = venue.public_trades(sku, limit=1)[0]
+    ticker = await first_ticker(venue, sku)
+    assert ticker["sku"] == sku
+    assert ticker["last_sale_cents"] == last["price_cents"]
+    bids, asks = venue.book(sku, 1)["bids"], venue.book(sku, 1)["asks"]
+    assert ticker["best_bid_cents"] == (bids[0][0] if bids else None)
+    assert ticker["best_ask_cents"] == (asks[0][0] if asks else None)
+    total = sum(t["quantity"] for t in venue.public_trades(sku, limit=100_000))
+    assert ticker["volume_24h"] == total
+
+
+async def first_ticker(venue: Venue, sku: str) -> dict[str, Any]:
+    """The ticker a new feed server sends on subscribe."""
     async with FeedServer(venue, port=0) as feed, FeedClient(
         f"ws://127.0.0.1:{feed.port}"
     ) as client:
         tickers = client.tickers()
         await client.subscribe(["ticker"], [sku])
-        ticker = await asyncio.wait_for(anext(tickers), 2)
-        assert ticker["sku"] == sku
-        assert ticker["last_sale_cents"] == last["price_cents"]
-        bids, asks = venue.book(sku, 1)["bids"], venue.book(sku, 1)["asks"]
-        assert ticker["best_bid_cents"] == (bids[0][0] if bids else None)
-        assert ticker["best_ask_cents"] == (asks[0][0] if asks else None)
-        total = sum(t["quantity"] for t in venue.public_trades(sku, limit=100_000))
-        assert ticker["volume_24h"] == total
+        ticker: dict[str, Any] = await asyncio.wait_for(anext(tickers), 2)
+        return ticker
+
+
+async def test_ticker_history_includes_trades_that_left_memory(tmp_path: Path) -> None:
+    """Delivered trades leave the engine (issue 13); the feed still starts a
+    SKU's ticker from them, before and after a restart."""
+    cfg = VenueConfig(data_dir=tmp_path / "data", fsync=False, tick_interval=3600)
+    venue = await Venue.open(cfg)
+    sku = venue.skus()[3]
+    try:
+        seller = venue.authenticate((await venue.create_account("s"))["api_key"])
+        buyer = venue.authenticate((await venue.create_account("b"))["api_key"])
+        checker = venue.authenticate(
+            (await venue.create_account("c", role="authenticator"))["api_key"]
+        )
+        assert seller and buyer and checker
+        for price in (20_000, 21_000, 22_000):
+            ask = {"sku": sku, "side": "ask", "type": "limit", "price_cents": price, "quantity": 2}
+            await venue.place_order(seller, ask)
+            _, fill = await venue.place_order(buyer, dict(ask, side="bid"))
+            tid = fill["fills"][0]["id"]
+            await venue.ship(seller, tid)
+            await venue.authenticate_trade(checker, tid, True)
+        await venue.flush_store()
+        assert await venue.evict_if_due()
+        assert venue.engine.trade_count() == 3 and venue.engine.trade_row(3) is None
+        await _assert_ticker(venue, sku, last_sale=22_000, volume=6)
+    finally:
+        await venue.close()
+    venue = await Venue.open(cfg)
+    try:
+        await _assert_ticker(venue, sku, last_sale=22_000, volume=6)
+    finally:
+        await venue.close()
+
+
+async def _assert_ticker(venue: Venue, sku: str, *, last_sale: int, volume: int) -> None:
+    ticker = await first_ticker(venue, sku)
+    assert (ticker["last_sale_cents"], ticker["volume_24h"]) == (last_sale, volume)
