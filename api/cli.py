@@ -327,6 +327,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "while reconnecting (env EXCHANGE_URL; default http://127.0.0.1:8080)")
     watch.add_argument("--duration", type=_non_negative_float, default=None,
                        help="stop after this many seconds (default: until Ctrl-C)")
+
+    from .cli_cluster import add_cluster_parser
+
+    add_cluster_parser(sub)
     return parser
 
 
@@ -756,6 +760,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = _export(args)
         elif args.command == "portfolio":
             code = _portfolio(args)
+        elif args.command == "cluster":
+            from .cli_cluster import run_cluster
+
+            code = run_cluster(args)
         else:
             code = _watch(args)
     except CliError as exc:

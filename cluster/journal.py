@@ -67,6 +67,10 @@ class LoopThread:
         )
         return fut.result(timeout)
 
+    def submit(self, coro: Awaitable[T]) -> concurrent.futures.Future[T]:
+        """Start ``coro`` on the loop; its future (``cancel()`` stops it)."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
+
     def stop(self) -> None:
         """Stop the loop and join the thread."""
         self.loop.call_soon_threadsafe(self.loop.stop)

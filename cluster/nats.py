@@ -37,7 +37,13 @@ from typing import Any
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig, StorageType, StreamConfig
+from nats.js.api import (
+    ConsumerConfig,
+    DeliverPolicy,
+    KeyValueConfig,
+    StorageType,
+    StreamConfig,
+)
 from nats.js.errors import BadRequestError, NotFoundError
 
 __all__ = [
@@ -47,6 +53,7 @@ __all__ = [
     "connect",
     "ensure_journal",
     "ensure_leases",
+    "follow_journal",
     "journal_stream",
     "journal_subject",
     "md_subject",
@@ -306,6 +313,22 @@ async def _ensure(js: JetStreamContext, config: StreamConfig) -> None:
     except BadRequestError:
         # Another process created it in between.
         await js.stream_info(config.name)
+
+
+async def follow_journal(nc: Client, shard: int, cb: Any) -> int:
+    """Call ``cb(msg)`` for every record of shard ``shard``'s journal, from the
+    first, in order, and on (an ordered consumer); the stream's last seq now."""
+    js = nc.jetstream()
+    await ensure_journal(js, shard)
+    info = await js.stream_info(journal_stream(shard))
+    await js.subscribe(
+        journal_subject(shard),
+        stream=journal_stream(shard),
+        cb=cb,
+        ordered_consumer=True,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
+    )
+    return int(info.state.last_seq)
 
 
 def env_servers() -> str:

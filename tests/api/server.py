@@ -77,10 +77,15 @@ def serve(data_dir: Path, *extra: str, command: str = "serve", timeout: float = 
             raise AssertionError(f"unexpected first line {http_url!r}: {proc.stderr.read()}")  # type: ignore[union-attr]
         yield Server(proc, http_url, ws_url, [])
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+    """Stop ``proc`` with ``sig`` (SIGKILL after ``timeout`` seconds) unless it exited."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
