@@ -37,11 +37,20 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["main"]
+__all__ = [
+    "Workload",
+    "accounts_and_skus",
+    "latency_fields",
+    "main",
+    "open_loop",
+    "percentile",
+    "start_server",
+    "stop_server",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 SKUS = 50
@@ -49,6 +58,12 @@ ACCOUNTS = 8
 
 
 def _start_server(data_dir: Path, fsync: bool) -> tuple[subprocess.Popen[str], str]:
+    proc, http_url, _ = start_server(data_dir, fsync)
+    return proc, http_url
+
+
+def start_server(data_dir: Path, fsync: bool) -> tuple[subprocess.Popen[str], str, str]:
+    """``exchange serve --rate-limit 0`` on free ports: the process, its http:// and ws:// URLs."""
     cmd = [sys.executable, "-m", "api.cli", "serve", "--http-port", "0", "--feed-port", "0",
            "--data-dir", str(data_dir), "--rate-limit", "0"]
     if not fsync:
@@ -57,18 +72,76 @@ def _start_server(data_dir: Path, fsync: bool) -> tuple[subprocess.Popen[str], s
                             cwd=ROOT)
     assert proc.stdout is not None
     http_url = proc.stdout.readline().strip()
-    proc.stdout.readline()
+    ws_url = proc.stdout.readline().strip()
     if not http_url.startswith("http://"):
         proc.kill()
         raise RuntimeError("the server did not start")
-    return proc, http_url
+    return proc, http_url, ws_url
 
 
-def _pct(values: list[float], q: float) -> float:
+def stop_server(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM the server and wait for it (killed after 60 s)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (nan when empty)."""
     if not values:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+T = TypeVar("T")
+
+
+async def open_loop(
+    rate: float, n: int, send: Callable[[int, float], Awaitable[T]]
+) -> tuple[list[T], float]:
+    """Offer ``n`` requests at ``rate`` per second, open loop.
+
+    ``send(i, due)`` starts request ``i`` at its scheduled time ``due``
+    (``time.perf_counter``) whatever earlier answers do, so a latency counted
+    from ``due`` does not hide queueing.
+
+    Returns:
+        Every answer, in order, and the rate achieved.
+    """
+    tasks = []
+    start = time.perf_counter() + 0.05
+    for i in range(n):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send(i, due)))
+    answers = await asyncio.gather(*tasks)
+    return list(answers), n / (time.perf_counter() - start)
+
+
+async def accounts_and_skus(
+    session: Any, url: str, n: int, prefix: str
+) -> tuple[list[str], list[str]]:
+    """Create ``n`` traders (``prefix0``...) over REST: their keys, and the first SKUs."""
+    keys = []
+    for i in range(n):
+        async with session.post(f"{url}/v1/accounts", json={"name": f"{prefix}{i}"}) as r:
+            keys.append((await r.json())["api_key"])
+    async with session.get(f"{url}/v1/products") as r:
+        products = (await r.json())["products"]
+    return keys, [s["sku"] for p in products for s in p["skus"]][:SKUS]
+
+
+def latency_fields(prefix: str, seconds: list[float]) -> dict[str, float]:
+    """``{prefix}p50_ms`` and ``{prefix}p99_ms`` of latencies given in seconds."""
+    return {
+        f"{prefix}p50_ms": round(percentile(seconds, 0.50) * 1000.0, 2),
+        f"{prefix}p99_ms": round(percentile(seconds, 0.99) * 1000.0, 2),
+    }
 
 
 class Workload:
@@ -101,13 +174,7 @@ async def _client(url: str, args: dict[str, Any]) -> dict[str, Any]:
     connector = aiohttp.TCPConnector(limit=conns, limit_per_host=conns)
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        keys = []
-        for i in range(ACCOUNTS):
-            async with session.post(f"{url}/v1/accounts", json={"name": f"load{i}"}) as r:
-                keys.append((await r.json())["api_key"])
-        async with session.get(f"{url}/v1/products") as r:
-            products = (await r.json())["products"]
-        skus = [s["sku"] for p in products for s in p["skus"]][:SKUS]
+        keys, skus = await accounts_and_skus(session, url, ACCOUNTS, "load")
         work = Workload(skus)
         headers = [{"Authorization": f"Bearer {k}"} for k in keys]
         total = 0
@@ -162,16 +229,8 @@ async def _client(url: str, args: dict[str, Any]) -> dict[str, Any]:
         rate = args["fixed_rate"]
         n_fixed = int(rate * args["fixed_seconds"])
         fixed_lat: list[float] = []
-        tasks = []
-        start = time.perf_counter() + 0.05
-        for i in range(n_fixed):
-            due = start + i / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(post_one(i, fixed_lat, started=due)))
-        await asyncio.gather(*tasks)
-        achieved = n_fixed / (time.perf_counter() - start)
+        _, achieved = await open_loop(
+            rate, n_fixed, lambda i, due: post_one(i, fixed_lat, started=due))
         total += n_fixed
 
         # 4. fill up to --orders with batches, for the RSS figure
@@ -191,18 +250,14 @@ async def _client(url: str, args: dict[str, Any]) -> dict[str, Any]:
         await asyncio.gather(*(fill_worker() for _ in range(conns)))
         total += fill_batches * 100
 
-    ms = 1000.0
     return {
         "single_orders_per_s": round(n_single / single_s),
-        "single_p50_ms": round(_pct(single_lat, 0.50) * ms, 2),
-        "single_p99_ms": round(_pct(single_lat, 0.99) * ms, 2),
+        **latency_fields("single_", single_lat),
         "batch_orders_per_s": round(n_batches * 100 / batch_s),
-        "batch_p50_ms": round(_pct(batch_lat, 0.50) * ms, 2),
-        "batch_p99_ms": round(_pct(batch_lat, 0.99) * ms, 2),
+        **latency_fields("batch_", batch_lat),
         "fixed_offered_per_s": rate,
         "fixed_achieved_per_s": round(achieved),
-        "fixed_p50_ms": round(_pct(fixed_lat, 0.50) * ms, 2),
-        "fixed_p99_ms": round(_pct(fixed_lat, 0.99) * ms, 2),
+        **latency_fields("fixed_", fixed_lat),
         "orders_total": total,
         "errors": errors,
     }
@@ -242,11 +297,7 @@ def run_once(fsync: bool, args: argparse.Namespace) -> dict[str, Any]:
             )
             result["wall_s"] = round(wall, 1)
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
     result["fsync"] = fsync
     return result
 
