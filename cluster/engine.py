@@ -101,6 +101,7 @@ class EngineRole:
         self.active = asyncio.Event()
         self._nc: Client | None = None
         self._dir_seq = 0
+        self._database_url: str | None = None
         self._dir_changed = asyncio.Condition()
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -113,6 +114,7 @@ class EngineRole:
         await ensure_journal(js, self.shard)
         kv = await ensure_leases(js)
         key = f"shard-{self.shard}"
+        await self._warm_up()
         log.info("cluster: shard %d: %s stands by for the lease", self.shard, self.name)
         revision = await self._take_lease(kv, key, stop)
         if revision is None:
@@ -135,6 +137,28 @@ class EngineRole:
             with contextlib.suppress(Exception):
                 await kv.delete(key)  # a clean stop hands over at once
             await nc.close()
+
+    async def _warm_up(self) -> None:
+        """Pay now what a takeover would pay: the store's schema and driver, the
+        store writer's fork server with its modules, and the lazy imports."""
+        self._database_url = await asyncio.to_thread(
+            shard_database_url, self.database_url, self.shard, self.data_dir.parent
+        )
+
+        def warm() -> None:
+            import multiprocessing
+            from multiprocessing import forkserver
+
+            import exchange.analytics
+            import exchange.store
+            import exchange.storewriter  # noqa: F401
+
+            if "forkserver" in multiprocessing.get_all_start_methods():
+                ctx = multiprocessing.get_context("forkserver")
+                ctx.set_forkserver_preload(["__main__", "exchange.storewriter", "exchange.store"])
+                forkserver.ensure_running()
+
+        await asyncio.to_thread(warm)
 
     async def _take_lease(self, kv: Any, key: str, stop: asyncio.Event) -> int | None:
         while not stop.is_set():
@@ -170,9 +194,7 @@ class EngineRole:
         scratch = self.data_dir
         shutil.rmtree(scratch, ignore_errors=True)
         scratch.mkdir(parents=True, exist_ok=True)
-        database_url = await asyncio.to_thread(
-            shard_database_url, self.database_url, self.shard, self.data_dir.parent
-        )
+        database_url = self._database_url
         servers, shard = self.servers, self.shard
         cfg = VenueConfig(
             data_dir=scratch,
