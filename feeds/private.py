@@ -27,8 +27,8 @@ Then, on the same connection:
   server stops reading the connection until one is answered.
 
 Sequencing: one ``sequence`` per account, rising by one for every message of
-either private channel (counted from the server's start, while the account
-has a session); each message carries ``prev_sequence``, the sequence of the
+either private channel (counted by this feed server from the account's
+first session on); each message carries ``prev_sequence``, the sequence of the
 account's previous message of the same channel. The ``snapshot`` carries the
 sequence it is current as of: the first ``order`` after it has
 ``prev_sequence <=`` it, every later one ``prev_sequence ==`` the last seen.
