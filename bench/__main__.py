@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 __all__ = ["BENCHES", "main"]
 
-BENCHES = ["book", "engine", "analytics", "load", "orderentry", "feed", "history"]
+BENCHES = ["book", "engine", "analytics", "load", "orderentry", "feed", "history", "cluster"]
 ON_REQUEST = ["chaos"]
 """Run only when named (``make chaos``): minutes of faults, not a figure."""
 

@@ -62,7 +62,7 @@ from .nats import (
     md_subject,
     rpc_subject,
 )
-from .sharding import ACCOUNTS_SHARD, id_base
+from .sharding import ACCOUNTS_SHARD, id_base, shard_of_style
 from .store import shard_database_url
 from .wire import decode_page, encode_answer, encode_error, encode_events
 
@@ -302,6 +302,8 @@ class EngineRole:
                 account = venue.account(req["account"])
                 if account is None:
                     raise ExchangeError("unauthorized", "Unknown account on this shard.")
+            if req["op"] in ("place_order", "place_orders") and account is not None:
+                req["args"] = [await self._owned(venue, account, req["op"], req["args"][0])]
             handler = _OPS.get(req["op"])
             if handler is None:
                 raise ExchangeError("not_found", f"No cluster operation {req['op']!r}.")
@@ -316,6 +318,31 @@ class EngineRole:
             reply = encode_error(ExchangeError("internal_error", f"{type(exc).__name__}"))
         with contextlib.suppress(Exception):
             await msg.respond(reply)
+
+
+    async def _owned(self, venue: Venue, account: Account, op: str, bodies: Any) -> Any:
+        """Keep a shard to its own SKUs: an order for another shard's SKU is
+        answered here only as a repeat of a key this shard holds (200, or 409
+        for another body); else it is refused ``wrong_shard`` (the gateway had
+        routed it by a stale ``client_order_id`` claim and places it where it
+        belongs). Never two books of one SKU."""
+        many = op == "place_orders"
+        out: list[Any] = []
+        for body in bodies if many else [bodies]:
+            sku = body.get("sku") if isinstance(body, dict) else None
+            info = venue.engine.catalog.find_sku(sku)
+            if info is None or shard_of_style(info.style, self.shards) == self.shard:
+                out.append(body)
+                continue
+            _, _, answer = await venue._placement(account, body)  # the venue's own key check
+            if answer is None:
+                refusal = ExchangeError("wrong_shard", f"{info.sku} is not on shard {self.shard}.")
+                if not many:
+                    raise refusal
+                out.append({"__refused__": [refusal.code, refusal.message, refusal.status]})
+            else:
+                out.append(body)  # a repeat: the venue answers it as it would
+        return out if many else out[0]
 
 
 # ------------------------------------------------------------------ operations
@@ -343,8 +370,17 @@ async def _place_order(venue: Venue, account: Account, body: Any) -> list[Any]:
 
 
 async def _place_orders(venue: Venue, account: Account, bodies: list[Any]) -> list[Any]:
+    refused = {i: b["__refused__"] for i, b in enumerate(bodies)
+               if isinstance(b, dict) and "__refused__" in b}
+    placed = iter(await venue.place_orders(
+        account, [b for i, b in enumerate(bodies) if i not in refused]
+    ))
     out: list[Any] = []
-    for answer in await venue.place_orders(account, bodies):
+    for i in range(len(bodies)):
+        if i in refused:
+            out.append({"error": refused[i]})
+            continue
+        answer = next(placed)
         err = answer.get("error")
         if isinstance(err, ExchangeError):
             answer = {"error": [err.code, err.message, err.status]}

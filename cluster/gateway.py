@@ -60,7 +60,7 @@ log = logging.getLogger("exchange.cluster")
 
 #: How long a request keeps being sent while no engine of its shard answers.
 REQUEST_DEADLINE = 10.0
-REQUEST_TIMEOUT = 10.0
+REQUEST_TIMEOUT = 5.0
 ORDER_KEYS = "ORDER_KEYS"
 _READS = frozenset({
     "find_order", "orders_page", "trades_page", "ledger_page", "sku_trades_page", "mirror",
@@ -160,20 +160,34 @@ class RemoteVenue:
             *(self._call(s, op, account, *args) for s in range(self.shards))
         ))
 
+    def _key(self, account: Account, body: object) -> str | None:
+        coid = body.get("client_order_id") if isinstance(body, dict) else None
+        if not isinstance(coid, str) or self.shards == 1:
+            return None
+        digest = hashlib.sha256(f"{account.id}\0{coid}".encode()).hexdigest()[:40]
+        return f"{account.id}.{digest}"
+
     async def _order_shard(self, account: Account, body: object) -> int:
         """The shard an order goes to: its SKU's, or where its client_order_id was used."""
         shard = self._shard_of_sku(body.get("sku") if isinstance(body, dict) else None)
-        coid = body.get("client_order_id") if isinstance(body, dict) else None
-        if not isinstance(coid, str) or self.shards == 1:
+        key = self._key(account, body)
+        if key is None:
             return shard
-        digest = hashlib.sha256(f"{account.id}\0{coid}".encode()).hexdigest()[:40]
-        key = f"{account.id}.{digest}"
         try:
             await self._keys.create(key, str(shard).encode())
             return shard
         except Exception:
             entry = await self._keys.get(key)
             return int(entry.value.decode())
+
+    async def _place_where_it_belongs(self, account: Account, body: object) -> Any:
+        """After ``wrong_shard``: the key's claim was never used; move it to the SKU's shard."""
+        await self.directory.wait(self.directory.seq)
+        shard = self._shard_of_sku(body.get("sku") if isinstance(body, dict) else None)
+        key = self._key(account, body)
+        if key is not None:
+            await self._keys.put(key, str(shard).encode())
+        return await self._call(shard, "place_order", account, body)
 
     # --------------------------------------------------------- VenueApi
 
@@ -235,7 +249,12 @@ class RemoteVenue:
     async def place_order(self, account: Account, body: object) -> tuple[int, dict[str, Any]]:
         """Place on the SKU's shard (or where the client_order_id was first used)."""
         shard = await self._order_shard(account, body)
-        status, answer = await self._call(shard, "place_order", account, body)
+        try:
+            status, answer = await self._call(shard, "place_order", account, body)
+        except ExchangeError as exc:
+            if exc.code != "wrong_shard":
+                raise
+            status, answer = await self._place_where_it_belongs(account, body)
         return int(status), answer
 
     async def place_orders(
@@ -251,7 +270,12 @@ class RemoteVenue:
             answers = await self._call(shard, "place_orders", account, [bodies[i] for i in idx])
             for i, answer in zip(idx, answers, strict=True):
                 err = answer.get("error") if isinstance(answer, dict) else None
-                if isinstance(err, list):
+                if isinstance(err, list) and err[0] == "wrong_shard":
+                    try:
+                        _, answer = await self._place_where_it_belongs(account, bodies[i])
+                    except ExchangeError as exc:
+                        answer = {"error": exc}
+                elif isinstance(err, list):
                     answer = {"error": ExchangeError(err[0], err[1], status=err[2])}
                 results[i] = answer
 

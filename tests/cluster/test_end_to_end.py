@@ -109,6 +109,17 @@ async def test_trading_across_shards_feed_and_portfolio(live: Exchange, client: 
                                       order(SHARD0_SKU, "ask", 2,
                                             client_order_id=f"ask-{SHARD0_SKU}"))
     assert status == 200 and again["order"]["id"] == asks[0]["id"]
+    # A key whose first use was refused (off tick: never journaled) is free on any SKU.
+    status, refused = await client.call("POST", "/v1/orders", seller,
+                                        {**order(SHARD0_SKU, "ask", 1, client_order_id="k"),
+                                         "price_cents": 20_001})
+    assert status == 422, refused
+    status, moved = await client.call("POST", "/v1/orders", seller,
+                                      order(SHARD1_SKU, "ask", 1, client_order_id="k",
+                                            price_cents=30_000))
+    assert status == 201, moved
+    status, gone = await client.call("DELETE", f"/v1/orders/{moved['order']['id']}", seller)
+    assert status == 200, gone
     for sku in SKUS:
         status, book = await client.call("GET", f"/v1/skus/{sku}/book")
         assert status == 200 and book["asks"] == [[20_000, 1, 1]]
