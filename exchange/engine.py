@@ -106,7 +106,7 @@ from .eviction import ORDER, TRADE, Retirements
 from .fees import DEFAULT_SCHEDULE, FeeSchedule, SellerStats
 from .fees import seller_level as fee_seller_level
 from .marketdata import Sequencer
-from .orders import SIDES, TIFS, TYPES, Orders
+from .orders import SIDES, TIFS, TYPES, OrderRecord, Orders
 from .outcome import Outcome, StoreOp
 from .portfolio import Portfolios, check_manual
 from .settlement import DEFAULT_AUTHENTICATE_DEADLINE_NS
@@ -297,7 +297,7 @@ class Engine:
     def _check_amend(self, cmd: AmendOrder, now: int) -> None:
         self._account(cmd.account_id)
         order = self._orders.own_open(cmd.account_id, cmd.order_id)
-        self._orders.check_amend(cmd, order, self._rules(order["sku"]))
+        self._orders.check_amend(cmd, order, self._rules(order.sku))
 
     def _check_tick(self, cmd: Tick, now: int) -> None:
         return
@@ -404,9 +404,9 @@ class Engine:
         order = self._orders.repeat_of(cmd, now)
         if order is None:
             return None
-        account_id = order["account_id"]
+        account_id = order.account_id
         trades = self._trades
-        fill_ids = self._orders.first_fills(order["id"])
+        fill_ids = self._orders.first_fills(order.id)
         if not all(trades.holds(t) for t in fill_ids):
             return {"order": order_wire(order), "fills": None, "fill_ids": fill_ids}
         fills = [trade_view(trades[t], account_id) for t in fill_ids]
@@ -464,7 +464,7 @@ class Engine:
         book = self._book(sku)
         events = book.place(
             BookPlace(
-                order["id"],
+                order.id,
                 cmd.account_id,
                 SIDES[cmd.side],
                 cmd.quantity,
@@ -478,20 +478,19 @@ class Engine:
         )
         done = self._orders.fold(events, out, order, self._open_trade, True)
         self._sequencer.publish(sku, book, done, out)
-        trades = done[0]
         out.status = 201
-        out.order_status = order["status"]
-        out.order_reason = order["cancel_reason"]
+        out.order_status = order.status
+        out.order_reason = order.cancel_reason
         if out.live:
             account_id = cmd.account_id
             out.response = {
                 "order": order_wire(order),
-                "fills": [trade_view(t, account_id) for t in trades],
+                "fills": [trade_view(t, account_id) for t in done.trades],
             }
 
     def _apply_cancel(self, cmd: CancelOrder, out: Outcome) -> None:
         order = self._orders.open_row(cmd.order_id)
-        sku = order["sku"]
+        sku = order.sku
         book = self._book(sku)
         events = book.cancel(BookCancel(cmd.order_id, out.ts))
         self._sequencer.publish(
@@ -502,7 +501,7 @@ class Engine:
 
     def _apply_amend(self, cmd: AmendOrder, out: Outcome) -> None:
         order = self._orders.open_row(cmd.order_id)
-        sku = order["sku"]
+        sku = order.sku
         book = self._book(sku)
         events = book.amend(BookAmend(cmd.order_id, cmd.quantity, cmd.price_cents, out.ts))
         done = self._orders.fold(events, out, order, self._open_trade)
@@ -510,7 +509,7 @@ class Engine:
         if out.live:
             out.response = {
                 "order": order_wire(order),
-                "fills": [trade_view(t, cmd.account_id) for t in done[0]],
+                "fills": [trade_view(t, cmd.account_id) for t in done.trades],
             }
 
     def _open_trade(self, sku: str, fill: Fill, out: Outcome) -> dict[str, Any]:
@@ -584,7 +583,7 @@ class Engine:
     def orders(self, account_id: str, status: str | None = None) -> list[dict[str, Any]]:
         """The account's orders, oldest first, optionally of one status."""
         rows = self._orders.of_account(account_id)
-        return [order_wire(o) for o in rows if status is None or o["status"] == status]
+        return [order_wire(o) for o in rows if status is None or o.status == status]
 
     def trade(self, account_id: str, trade_id: int) -> dict[str, Any]:
         """A trade as the account sees it; parties and authenticators only."""
@@ -677,8 +676,8 @@ class Engine:
         """Orders open on all books."""
         return self._orders.open_count
 
-    def order_row(self, order_id: int) -> dict[str, Any] | None:
-        """The internal row of any order (tests and tools)."""
+    def order_row(self, order_id: int) -> OrderRecord | None:
+        """The record of any order held in memory (tests and tools; read only)."""
         return self._orders.get(order_id)
 
     def trade_row(self, trade_id: int) -> dict[str, Any] | None:

@@ -33,6 +33,7 @@ from sqlalchemy import Column, Index, delete, inspect, select, text
 from sqlalchemy.sql.schema import Table
 
 from .errors import ExchangeError
+from .orders import OrderRecord
 from .store import HOLDINGS, LEDGER, META, ORDERS, REALIZED, TRADES, TradeStore
 from .wire import ledger_wire, order_wire, trade_public, trade_view
 
@@ -338,6 +339,12 @@ class HistoryReader:
 # ------------------------------------------------------------------ service
 
 
+def _stored_order_wire(row: dict[str, Any]) -> dict[str, Any]:
+    """The wire shape of a stored order row."""
+    return order_wire(OrderRecord.from_row(row))
+
+
+
 class LiveHistory(Protocol):
     """What :class:`HistoryService` asks of the engine (on the event loop).
 
@@ -420,7 +427,9 @@ class HistoryService:
             stored = await self._stored(
                 lambda: reader.orders_page(account_id, page, status=status, sku=sku)
             )
-        rows, nxt = merge_page(live, stored, page, held=self.live.holds_order, render=order_wire)
+        rows, nxt = merge_page(
+            live, stored, page, held=self.live.holds_order, render=_stored_order_wire
+        )
         return {"orders": rows, "next_before": nxt}
 
     async def trades(

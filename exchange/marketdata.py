@@ -374,7 +374,7 @@ class Sequencer:
 
         ``done`` is what :meth:`exchange.orders.Orders.fold` found.
         """
-        trades, changes, counts, levels_changed = done
+        trades, changes, counts = done.trades, done.changes, done.counts
         md = self.sequences.get(sku)
         if md is None:
             md = self.sequences[sku] = [0, 0, 0]
@@ -382,7 +382,7 @@ class Sequencer:
             if trades:
                 md[0] += len(trades)
                 md[2] = md[0]
-            if levels_changed:
+            if done.levels_changed:
                 md[0] += 1
                 md[1] = md[0]
                 self._mirrors.pop(sku, None)

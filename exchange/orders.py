@@ -8,9 +8,12 @@ snapshot. It checks placements, cancels and amends statically
 :meth:`Orders.check_amend`) and folds a book command's events into the
 orders (:meth:`Orders.fold`).
 
-An order row has the fields :data:`ORDER_KEYS` (times int ns): open orders
-are dicts (they change), closed ones tuples in that order (they take a third
-of the memory); :meth:`Orders.get` always answers a dict.
+An order is an :class:`OrderRecord` (a slotted record, times int ns, money
+int cents; its fields in :data:`ORDER_KEYS` order): as small as a tuple of
+its values, and changed in place while it is open. Outside the engine it
+goes out as a store row (:meth:`OrderRecord.to_row`) or a wire shape
+(:func:`exchange.wire.order_wire`); the snapshot keeps it as an array of its
+values (:meth:`OrderRecord.values`).
 
 Idempotency: ``(account_id, client_order_id)`` is unique for good.
 :meth:`Orders.repeat_of` finds the order a repeated placement names, when
@@ -24,9 +27,9 @@ created_at``, because the venue derives ``expires_at`` from the body's
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
-from operator import itemgetter
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, NamedTuple
 
 from orderbook.events import Accepted, Amended, Canceled, Fill, LevelChanged, Rejected
 from orderbook.rules import (
@@ -51,7 +54,9 @@ __all__ = [
     "TIFS",
     "TYPES",
     "Folded",
+    "OrderRecord",
     "Orders",
+    "Placed",
     "check_repeat",
     "effective_tif",
     "reject_sentence",
@@ -81,28 +86,90 @@ _BID = Side.BID
 # Enum .value goes through a descriptor; a dict lookup is cheaper on the hot path.
 _REASONS = {reason: str(reason.value) for reason in CancelReason}
 
-ORDER_KEYS = (
-    "id",
-    "account_id",
-    "client_order_id",
-    "sku",
-    "side",
-    "type",
-    "time_in_force",
-    "post_only",
-    "price_cents",
-    "quantity",
-    "filled_quantity",
-    "status",
-    "cancel_reason",
-    "created_at",
-    "updated_at",
-    "expires_at",
-)
-"""The fields of an order row, in order (a closed order is kept as a tuple of them)."""
+@dataclass(slots=True)
+class OrderRecord:
+    """One order (times int ns, money int cents), changed in place while open.
 
-_order_tuple = itemgetter(*ORDER_KEYS)
-"""An order row's values as a tuple in ORDER_KEYS order (in C, on the hot path)."""
+    ``side`` is ``bid``|``ask``, ``type`` ``limit``|``market``,
+    ``time_in_force`` the effective one (:func:`effective_tif`), ``status``
+    one of ``open``, ``filled``, ``canceled``, ``expired``, ``rejected``;
+    ``price_cents`` and ``quantity`` are the live ones (as amended).
+    """
+
+    id: int
+    account_id: str
+    client_order_id: str | None
+    sku: str
+    side: str
+    type: str
+    time_in_force: str
+    post_only: bool
+    price_cents: int | None
+    quantity: int
+    filled_quantity: int
+    status: str
+    cancel_reason: str | None
+    created_at: int
+    updated_at: int
+    expires_at: int | None
+
+    def values(self) -> list[Any]:
+        """The fields' values in :data:`ORDER_KEYS` order (the snapshot's array)."""
+        return [
+            self.id,
+            self.account_id,
+            self.client_order_id,
+            self.sku,
+            self.side,
+            self.type,
+            self.time_in_force,
+            self.post_only,
+            self.price_cents,
+            self.quantity,
+            self.filled_quantity,
+            self.status,
+            self.cancel_reason,
+            self.created_at,
+            self.updated_at,
+            self.expires_at,
+        ]
+
+    def to_row(self) -> dict[str, Any]:
+        """A fresh dict of the fields (the store's ``orders`` columns)."""
+        return {
+            "id": self.id,
+            "account_id": self.account_id,
+            "client_order_id": self.client_order_id,
+            "sku": self.sku,
+            "side": self.side,
+            "type": self.type,
+            "time_in_force": self.time_in_force,
+            "post_only": self.post_only,
+            "price_cents": self.price_cents,
+            "quantity": self.quantity,
+            "filled_quantity": self.filled_quantity,
+            "status": self.status,
+            "cancel_reason": self.cancel_reason,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "expires_at": self.expires_at,
+        }
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> OrderRecord:
+        """The record of a store row (its extra columns ignored)."""
+        return cls(*[row[k] for k in ORDER_KEYS])
+
+
+ORDER_KEYS: tuple[str, ...] = tuple(f.name for f in fields(OrderRecord))
+"""The fields of an order, in order (the snapshot's arrays)."""
+
+
+class Placed(NamedTuple):
+    """An order's price and quantity as placed (an amend changes the live ones)."""
+
+    price_cents: int | None
+    quantity: int
 
 
 def _err(code: str, message: str) -> ExchangeError:
@@ -152,19 +219,18 @@ def _expiry_span(expires_at: int | None, created_at: int) -> int | None:
 
 
 def check_repeat(
-    order: dict[str, Any], placed: tuple[int | None, int], cmd: PlaceOrder, now: int
+    order: OrderRecord, placed: Sequence[int | None], cmd: PlaceOrder, now: int
 ) -> None:
     """Raise ``client_order_id_reused`` unless ``cmd`` (at ``now``) repeats the
     body that placed ``order`` (``placed``: its price and quantity as placed)."""
     same = (
-        order["sku"] == cmd.sku
-        and order["side"] == cmd.side
-        and order["type"] == cmd.order_type
-        and placed == (cmd.price_cents, cmd.quantity)
-        and order["time_in_force"] == effective_tif(cmd.order_type, cmd.time_in_force)
-        and order["post_only"] == cmd.post_only
-        and _expiry_span(order["expires_at"], order["created_at"])
-        == _expiry_span(cmd.expires_at, now)
+        order.sku == cmd.sku
+        and order.side == cmd.side
+        and order.type == cmd.order_type
+        and tuple(placed) == (cmd.price_cents, cmd.quantity)
+        and order.time_in_force == effective_tif(cmd.order_type, cmd.time_in_force)
+        and order.post_only == cmd.post_only
+        and _expiry_span(order.expires_at, order.created_at) == _expiry_span(cmd.expires_at, now)
     )
     if not same:
         raise _err(
@@ -173,14 +239,22 @@ def check_repeat(
         )
 
 
-Folded = tuple[list[dict[str, Any]], list[tuple[str, int, int]], dict[tuple[str, int], int], bool]
-"""What :meth:`Orders.fold` found: ``(trades, changes, counts, levels_changed)``.
+@dataclass(slots=True)
+class Folded:
+    """What :meth:`Orders.fold` found in one book command's events.
 
-``trades`` are the rows :meth:`Orders.fold`'s ``on_fill`` made of the fills,
-in match order; ``changes`` the ``(side, price, new_qty)`` level changes and
-``counts`` the ``(side, price) -> orders`` of the changed levels (both live
-only, empty while replaying); ``levels_changed`` whether any level changed.
-"""
+    Attributes:
+        trades: the trades :meth:`Orders.fold`'s ``on_fill`` opened, in match order.
+        changes: the ``(side, price, new_qty)`` level changes (live only,
+            empty while replaying).
+        counts: ``(side, price) -> orders`` of the changed levels (live only).
+        levels_changed: whether any level changed (replaying too).
+    """
+
+    trades: list[Any]
+    changes: list[tuple[str, int, int]]
+    counts: dict[tuple[str, int], int]
+    levels_changed: bool
 
 
 class Orders:
@@ -188,14 +262,12 @@ class Orders:
 
     def __init__(self) -> None:
         self.next_id = 1
-        # Open orders are dicts (they change); closed ones are tuples in
-        # ORDER_KEYS order, which take a third of the memory.
-        self._orders: dict[int, Any] = {}
+        self._orders: dict[int, OrderRecord] = {}
         self._idem: dict[tuple[str, str], int] = {}
         self._first_fills: dict[int, list[int]] = {}
-        # order id -> (price_cents, quantity) as placed, for orders with a
-        # client_order_id (amends change the live values, not the body's).
-        self._placed: dict[int, tuple[int | None, int]] = {}
+        # Orders with a client_order_id: what the body said, for comparing
+        # repeats after amends.
+        self._placed: dict[int, Placed] = {}
         # Derived (rebuilt on restore, never snapshotted).
         self._by_account = IdIndex(self._orders.__contains__)
         self.retired = Retirements()
@@ -255,32 +327,31 @@ class Orders:
         """How many open orders the account has (O(1))."""
         return self.open_by_account.get(account_id, 0)
 
-    def own(self, account_id: str, order_id: object) -> dict[str, Any]:
-        """The account's order ``order_id`` as a row; another's is ``not_found``."""
-        order = self.get(order_id) if type(order_id) is int else None
-        if order is None or order["account_id"] != account_id:
+    def own(self, account_id: str, order_id: object) -> OrderRecord:
+        """The account's order ``order_id``; another's is ``not_found``."""
+        order = self._orders.get(order_id) if type(order_id) is int else None
+        if order is None or order.account_id != account_id:
             raise _err("not_found", f"You have no order {order_id}.")
         return order
 
-    def own_open(self, account_id: str, order_id: object) -> dict[str, Any]:
+    def own_open(self, account_id: str, order_id: object) -> OrderRecord:
         """:meth:`own`, and open (else ``order_not_open``)."""
         order = self.own(account_id, order_id)
-        if order["status"] != OPEN:
-            raise _err("order_not_open", f"Order {order_id} is {order['status']}, not open.")
+        if order.status != OPEN:
+            raise _err("order_not_open", f"Order {order_id} is {order.status}, not open.")
         return order
 
-    def check_amend(self, cmd: AmendOrder, order: dict[str, Any], rules: SkuRules) -> None:
+    def check_amend(self, cmd: AmendOrder, order: OrderRecord, rules: SkuRules) -> None:
         """Check an amend of the open ``order`` against the SKU's rules."""
         if cmd.quantity is None and cmd.price_cents is None:
             raise _err("validation_error", "Give a new quantity, a new price_cents, or both.")
         if cmd.quantity is not None:
             if type(cmd.quantity) is not int:
                 raise _err("validation_error", "quantity must be an integer.")
-            if cmd.quantity <= order["filled_quantity"]:
+            if cmd.quantity <= order.filled_quantity:
                 raise _err(
                     "quantity_at_or_below_filled",
-                    f"The new quantity must be above the {order['filled_quantity']} "
-                    "already filled.",
+                    f"The new quantity must be above the {order.filled_quantity} already filled.",
                 )
             if cmd.quantity > rules.max_quantity:
                 raise _err("quantity_out_of_range", reject_sentence("quantity_out_of_range", rules))
@@ -291,7 +362,7 @@ class Orders:
             if reason is not None:
                 raise _err(str(reason), reject_sentence(str(reason), rules))
 
-    def repeat_of(self, cmd: PlaceOrder, now: int) -> dict[str, Any] | None:
+    def repeat_of(self, cmd: PlaceOrder, now: int) -> OrderRecord | None:
         """The order a repeated placement names, or None when its id is new.
 
         Raises:
@@ -303,8 +374,7 @@ class Orders:
         order_id = self._idem.get((cmd.account_id, coid))
         if order_id is None:
             return None
-        order = self.get(order_id)
-        assert order is not None
+        order = self._orders[order_id]
         check_repeat(order, self._placed[order_id], cmd, now)
         return order
 
@@ -314,54 +384,53 @@ class Orders:
 
     # ------------------------------------------------------------ changes
 
-    def new(self, cmd: PlaceOrder, ts: int) -> dict[str, Any]:
+    def new(self, cmd: PlaceOrder, ts: int) -> OrderRecord:
         """Register a placed order, open, before the book sees it."""
         oid = self.next_id
         self.next_id = oid + 1
         account_id = cmd.account_id
+        coid = cmd.client_order_id
         tif = cmd.time_in_force
         if tif == "gtc" and cmd.order_type == "market":  # effective_tif, inlined: hot path
             tif = "ioc"
-        order: dict[str, Any] = {
-            "id": oid,
-            "account_id": account_id,
-            "client_order_id": cmd.client_order_id,
-            "sku": cmd.sku,
-            "side": cmd.side,
-            "type": cmd.order_type,
-            "time_in_force": tif,
-            "post_only": cmd.post_only,
-            "price_cents": cmd.price_cents,
-            "quantity": cmd.quantity,
-            "filled_quantity": 0,
-            "status": OPEN,
-            "cancel_reason": None,
-            "created_at": ts,
-            "updated_at": ts,
-            "expires_at": cmd.expires_at,
-        }
+        order = OrderRecord(
+            oid,
+            account_id,
+            coid,
+            cmd.sku,
+            cmd.side,
+            cmd.order_type,
+            tif,
+            cmd.post_only,
+            cmd.price_cents,
+            cmd.quantity,
+            0,
+            OPEN,
+            None,
+            ts,
+            ts,
+            cmd.expires_at,
+        )
         self._orders[oid] = order
         self._by_account.add(account_id, oid)
-        if cmd.client_order_id is not None:
-            self._idem[(account_id, cmd.client_order_id)] = oid
-            # What the body said, for comparing repeats after amends.
-            self._placed[oid] = (cmd.price_cents, cmd.quantity)
+        if coid is not None:
+            self._idem[(account_id, coid)] = oid
+            self._placed[oid] = Placed(cmd.price_cents, cmd.quantity)
         self.open_count += 1
         open_by = self.open_by_account
         open_by[account_id] = open_by.get(account_id, 0) + 1
         return order
 
-    def open_row(self, order_id: int) -> dict[str, Any]:
-        """An open order's live row (validated commands name open orders)."""
-        order: dict[str, Any] = self._orders[order_id]
-        return order
+    def open_row(self, order_id: int) -> OrderRecord:
+        """An open order's live record (validated commands name open orders)."""
+        return self._orders[order_id]
 
     def fold(
         self,
         events: list[Any],
         out: Outcome,
-        taker: dict[str, Any] | None,
-        on_fill: Callable[[str, Fill, Outcome], dict[str, Any]],
+        taker: OrderRecord | None,
+        on_fill: Callable[[str, Fill, Outcome], Any],
         placing: bool = False,
     ) -> Folded:
         """Fold one book command's events into the orders.
@@ -371,15 +440,15 @@ class Orders:
         it ``rejected``; any other refusal becomes ``out.error``. A placement
         then arms the order's expiry (when it rests) and keeps its first
         fills (when it has a ``client_order_id``). Last, the touched orders'
-        store ops follow the trades' (closed orders become tuples).
+        store ops follow the trades' (an order that ended is queued for eviction).
         """
         ts = out.ts
         orders = self._orders
         open_by = self.open_by_account
-        touched: dict[int, dict[str, Any]] = {}
+        touched: dict[int, OrderRecord] = {}
         if taker is not None:
-            touched[taker["id"]] = taker
-        trades: list[dict[str, Any]] = []
+            touched[taker.id] = taker
+        trades: list[Any] = []
         changes: list[tuple[str, int, int]] = []
         counts: dict[tuple[str, int], int] = {}
         live = out.live
@@ -401,60 +470,67 @@ class Orders:
                 qty = ev.quantity
                 maker = orders[maker_id]
                 tk = orders[taker_id]
-                maker["filled_quantity"] += qty
-                tk["filled_quantity"] += qty
-                maker["updated_at"] = ts
-                tk["updated_at"] = ts
+                maker.filled_quantity += qty
+                tk.filled_quantity += qty
+                maker.updated_at = ts
+                tk.updated_at = ts
                 if ev.maker_remaining == 0:
-                    maker["status"] = FILLED
+                    maker.status = FILLED
                     self.open_count -= 1
                     open_by[ev.maker_owner] -= 1
                 if ev.taker_remaining == 0:
-                    tk["status"] = FILLED
+                    tk.status = FILLED
                     self.open_count -= 1
                     open_by[ev.taker_owner] -= 1
                 touched[maker_id] = maker
                 touched[taker_id] = tk
-                trades.append(on_fill(tk["sku"], ev, out))
+                trades.append(on_fill(tk.sku, ev, out))
             elif kind is _CANCELED:
                 o = orders[ev.order_id]
-                o["status"] = EXPIRED if ev.reason is _EXPIRED_REASON else CANCELED
-                o["cancel_reason"] = _REASONS[ev.reason]
-                o["updated_at"] = ts
+                o.status = EXPIRED if ev.reason is _EXPIRED_REASON else CANCELED
+                o.cancel_reason = _REASONS[ev.reason]
+                o.updated_at = ts
                 self.open_count -= 1
-                open_by[o["account_id"]] -= 1
-                touched[o["id"]] = o
+                open_by[o.account_id] -= 1
+                touched[o.id] = o
             elif kind is _AMENDED:
                 o = orders[ev.order_id]
-                o["price_cents"] = ev.price_cents
-                o["quantity"] = ev.quantity
-                o["updated_at"] = ts
-                touched[o["id"]] = o
+                o.price_cents = ev.price_cents
+                o.quantity = ev.quantity
+                o.updated_at = ts
+                touched[o.id] = o
             elif kind is _REJECTED:
                 if placing and taker is not None:
                     # A new order refused by the book (post-only would take):
                     # journaled all the same, it ends rejected.
-                    taker["status"] = REJECTED
-                    taker["cancel_reason"] = ev.reason.value
+                    taker.status = REJECTED
+                    taker.cancel_reason = ev.reason.value
                     self.open_count -= 1
-                    open_by[taker["account_id"]] -= 1
+                    open_by[taker.account_id] -= 1
                 else:
                     out.error = _err(ev.reason.value, reject_sentence(ev.reason.value, SkuRules()))
         if placing and taker is not None:
             # The placement's end: arm a resting order's expiry, keep its first fills.
-            if taker["status"] == OPEN and taker["expires_at"] is not None:
-                heapq.heappush(self._expiries, (taker["expires_at"], taker["id"]))
-            if trades and taker["client_order_id"] is not None:
-                self._first_fills[taker["id"]] = [t["id"] for t in trades]
+            if taker.status == OPEN and taker.expires_at is not None:
+                heapq.heappush(self._expiries, (taker.expires_at, taker.id))
+            if trades and taker.client_order_id is not None:
+                self._first_fills[taker.id] = [t["id"] for t in trades]
         ops = out.store_ops
         want_ops = out.want_ops
         for o in touched.values():
             if want_ops:
                 ops.append(("order", self.store_row(o)))
-            if o["status"] != OPEN:
-                orders[o["id"]] = _order_tuple(o)
-                self.retired.add(out.seq, ORDER, o["id"])
-        return trades, changes, counts, levels_changed
+            if o.status != OPEN:
+                self.retired.add(out.seq, ORDER, o.id)
+        return Folded(trades, changes, counts, levels_changed)
+
+    def _armed(self, order_id: int, at: int) -> OrderRecord | None:
+        """The open order whose expiry at ``at`` a heap entry names (else None:
+        the entry is stale, the order ended or was evicted since)."""
+        order = self._orders.get(order_id)
+        if order is not None and order.status == OPEN and order.expires_at == at:
+            return order
+        return None
 
     def due_skus(self, ts: int) -> list[str]:
         """Pop the expiries due at ``ts``: the SKUs with an open order to expire, sorted."""
@@ -462,9 +538,9 @@ class Orders:
         heap = self._expiries
         while heap and heap[0][0] <= ts:
             at, oid = heapq.heappop(heap)
-            order = self._orders.get(oid)  # None: ended and evicted since
-            if type(order) is dict and order["status"] == OPEN and order["expires_at"] == at:
-                due.add(order["sku"])
+            order = self._armed(oid, at)
+            if order is not None:
+                due.add(order.sku)
         return sorted(due)
 
     def next_expiry(self) -> int | None:
@@ -472,69 +548,64 @@ class Orders:
         heap = self._expiries
         while heap:
             at, oid = heap[0]
-            order = self._orders.get(oid)  # None: ended and evicted since
-            if type(order) is dict and order["status"] == OPEN and order["expires_at"] == at:
+            if self._armed(oid, at) is not None:
                 return at
             heapq.heappop(heap)
         return None
 
     # ------------------------------------------------------------ queries
 
-    def get(self, order_id: int) -> dict[str, Any] | None:
-        """An order as a row dict (a fresh copy for a closed order), or None."""
-        order = self._orders.get(order_id)
-        if order is None or type(order) is dict:
-            return order
-        return dict(zip(ORDER_KEYS, order, strict=True))
+    def get(self, order_id: int) -> OrderRecord | None:
+        """An order (the live record: read it, never change it), or None."""
+        return self._orders.get(order_id)
 
-    def of_account(self, account_id: str) -> list[dict[str, Any]]:
-        """The account's orders as rows, oldest first."""
-        get = self.get
-        return [get(i) or {} for i in self._by_account.ids(account_id)]
+    def of_account(self, account_id: str) -> list[OrderRecord]:
+        """The account's orders, oldest first."""
+        orders = self._orders
+        return [orders[i] for i in self._by_account.ids(account_id)]
 
     def page(
         self, account_id: str, before: int | None, limit: int, status: str | None, sku: str | None
-    ) -> list[dict[str, Any]]:
+    ) -> list[OrderRecord]:
         """Up to ``limit`` of the account's held orders below ``before``, newest first."""
-        get = self.get
+        orders = self._orders
         want = None
         if status is not None or sku is not None:
 
             def want(oid: int) -> bool:
-                o = get(oid)
+                o = orders.get(oid)
                 return (
                     o is not None
-                    and (status is None or o["status"] == status)
-                    and (sku is None or o["sku"] == sku)
+                    and (status is None or o.status == status)
+                    and (sku is None or o.sku == sku)
                 )
 
-        return [get(i) or {} for i in self._by_account.page(account_id, before, limit, want)]
+        return [orders[i] for i in self._by_account.page(account_id, before, limit, want)]
 
     def holds(self, order_id: int) -> bool:
         """Whether the order is still in memory (not evicted)."""
         return order_id in self._orders
 
-    def store_row(self, order: dict[str, Any]) -> dict[str, Any]:
-        """The store's copy of an order row, with the price and quantity as placed."""
-        row = dict(order)
-        placed = self._placed.get(order["id"])
+    def store_row(self, order: OrderRecord) -> dict[str, Any]:
+        """The store's row of an order, with the price and quantity as placed."""
+        row = order.to_row()
+        placed = self._placed.get(order.id)
         if placed is not None:
             row["placed_price_cents"], row["placed_quantity"] = placed
         return row
 
     def rows(self) -> list[dict[str, Any]]:
-        """Every order as a fresh row (store shape), by id."""
-        return [self.store_row(self.get(i) or {}) for i in self._orders]
+        """Every order as a fresh store row, by id."""
+        return [self.store_row(o) for o in self._orders.values()]
 
     def evict(self, order_id: int) -> None:
         """Forget an ended order the store holds durably, with its idempotency key."""
-        order = self.get(order_id)
+        order = self._orders.pop(order_id, None)
         if order is None:
             return
-        del self._orders[order_id]
-        account_id = order["account_id"]
+        account_id = order.account_id
         self._by_account.remove(account_id, order_id)
-        coid = order["client_order_id"]
+        coid = order.client_order_id
         if coid is not None:
             self._idem.pop((account_id, coid), None)
             self._placed.pop(order_id, None)
@@ -543,19 +614,14 @@ class Orders:
 
     # ------------------------------------------------------------ snapshot
 
-    def _values(self, order_id: int) -> list[Any]:
-        order = self._orders[order_id]
-        if type(order) is dict:
-            return list(_order_tuple(order))
-        return list(order)
-
     def to_snapshot(self, into: dict[str, Any]) -> None:
         """Write the snapshot's ``orders``, ``placed``, ``idempotency`` and ``first_fills``.
 
-        Rows are arrays in ORDER_KEYS order: a third of the size (and time)
+        Orders are arrays in ORDER_KEYS order: a third of the size (and time)
         of dicts repeating their keys.
         """
-        into["orders"] = [self._values(i) for i in sorted(self._orders)]
+        orders = self._orders
+        into["orders"] = [orders[i].values() for i in sorted(orders)]
         into["placed"] = [[i, *self._placed[i]] for i in sorted(self._placed)]
         into["idempotency"] = sorted([a, c, o] for (a, c), o in self._idem.items())
         into["first_fills"] = [[i, self._first_fills[i]] for i in sorted(self._first_fills)]
@@ -567,16 +633,16 @@ class Orders:
         reg = cls()
         reg.next_id = next_id
         for values in data["orders"]:
-            o = dict(zip(ORDER_KEYS, values, strict=True))
-            reg._orders[o["id"]] = o if o["status"] == OPEN else tuple(values)
-            reg._by_account.add(o["account_id"], o["id"])
-            if o["status"] == OPEN:
+            o = OrderRecord(*values)
+            reg._orders[o.id] = o
+            reg._by_account.add(o.account_id, o.id)
+            if o.status == OPEN:
                 reg.open_count += 1
-                reg.open_by_account[o["account_id"]] = reg.open_of(o["account_id"]) + 1
-                if o["expires_at"] is not None:
-                    reg._expiries.append((o["expires_at"], o["id"]))
+                reg.open_by_account[o.account_id] = reg.open_of(o.account_id) + 1
+                if o.expires_at is not None:
+                    reg._expiries.append((o.expires_at, o.id))
         heapq.heapify(reg._expiries)
-        reg._placed = {i: (p, q) for i, p, q in data["placed"]}
+        reg._placed = {i: Placed(p, q) for i, p, q in data["placed"]}
         reg._idem = {(a, c): o for a, c, o in data["idempotency"]}
         reg._first_fills = {i: list(ids) for i, ids in data["first_fills"]}
         reg.evicted_keys = set(data.get("evicted_keys", ()))

@@ -3,6 +3,9 @@
 Times go out as RFC 3339 UTC with milliseconds and ``Z``
 (:func:`exchange.clock.rfc3339`); money as int cents. The shapes:
 
+Each renders one of the engine's records (:class:`~exchange.orders.OrderRecord`,
+...); a store row is made a record first (``OrderRecord.from_row``).
+
 - order ``{id, client_order_id, sku, side, type, time_in_force, post_only,
   price_cents, quantity, filled_quantity, remaining_quantity, status,
   cancel_reason, created_at, updated_at, expires_at}``;
@@ -20,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from .clock import rfc3339
+from .orders import OrderRecord
 from .portfolio import Holding
 
 __all__ = [
@@ -32,29 +36,29 @@ __all__ = [
 ]
 
 
-def order_wire(order: dict[str, Any]) -> dict[str, Any]:
-    """The wire shape of an order row (times as RFC 3339)."""
-    status = order["status"]
-    created = order["created_at"]
+def order_wire(order: OrderRecord) -> dict[str, Any]:
+    """The wire shape of an order (times as RFC 3339)."""
+    status = order.status
+    created = order.created_at
     created_s = rfc3339(created)
-    updated = order["updated_at"]
-    expires = order["expires_at"]
+    updated = order.updated_at
+    expires = order.expires_at
+    quantity = order.quantity
+    filled = order.filled_quantity
     return {
-        "id": order["id"],
-        "client_order_id": order["client_order_id"],
-        "sku": order["sku"],
-        "side": order["side"],
-        "type": order["type"],
-        "time_in_force": order["time_in_force"],
-        "post_only": order["post_only"],
-        "price_cents": order["price_cents"],
-        "quantity": order["quantity"],
-        "filled_quantity": order["filled_quantity"],
-        "remaining_quantity": (
-            order["quantity"] - order["filled_quantity"] if status == "open" else 0
-        ),
+        "id": order.id,
+        "client_order_id": order.client_order_id,
+        "sku": order.sku,
+        "side": order.side,
+        "type": order.type,
+        "time_in_force": order.time_in_force,
+        "post_only": order.post_only,
+        "price_cents": order.price_cents,
+        "quantity": quantity,
+        "filled_quantity": filled,
+        "remaining_quantity": quantity - filled if status == "open" else 0,
         "status": status,
-        "cancel_reason": order["cancel_reason"],
+        "cancel_reason": order.cancel_reason,
         "created_at": created_s,
         # Most answers are about an order changed by the command that made it.
         "updated_at": created_s if updated == created else rfc3339(updated),

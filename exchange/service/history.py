@@ -16,7 +16,7 @@ from ..commands import Evict, PlaceOrder
 from ..engine import Engine
 from ..errors import ExchangeError
 from ..history import HistoryReader, HistoryService, Page
-from ..orders import check_repeat
+from ..orders import OrderRecord, check_repeat
 from ..wire import ledger_wire, order_wire, trade_public, trade_view
 from .recent import RecentTrades
 from .requests import parse_place
@@ -119,9 +119,10 @@ class VenueHistory:
                 placed = (row["placed_price_cents"], row["placed_quantity"])
                 if row["placed_quantity"] is None:  # a row written before placed columns
                     placed = (row["price_cents"], row["quantity"])
-                check_repeat(row, placed, cmd, now)
+                stored = OrderRecord.from_row(row)
+                check_repeat(stored, placed, cmd, now)
                 fills = await history.fills_of(row, None)
-                return cmd, now, {"order": order_wire(row), "fills": fills}
+                return cmd, now, {"order": order_wire(stored), "fills": fills}
             # Time passed while the store answered: a fresh now, and the
             # engine asked again (a twin request may have placed the key).
             now = self._accepting()
@@ -141,7 +142,7 @@ class VenueHistory:
         row = await self._stored_order(account, order_id)
         if row is None:
             raise ExchangeError("not_found", f"You have no order {order_id}.")
-        return order_wire(row)
+        return order_wire(OrderRecord.from_row(row))
 
     async def _stored_order(self, account: Account, order_id: object) -> dict[str, Any] | None:
         """The account's order from the store, when the engine no longer holds it."""

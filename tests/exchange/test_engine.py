@@ -185,7 +185,7 @@ def test_market_orders_say_ioc_in_the_answer_the_row_and_the_store(
     stored = {r["id"]: r["time_in_force"] for r in rows(out, "order")}
     assert stored[order["id"]] == "ioc" and len(stored) == 2  # the maker's stays gtc
     row = driver.engine.order_row(order["id"])
-    assert row is not None and row["time_in_force"] == "ioc"
+    assert row is not None and row.time_in_force == "ioc"
     assert driver.engine.order(bob, order["id"])["time_in_force"] == "ioc"
     # The same body again (gtc by default) is the same order, not a reuse.
     again = PlaceOrder(bob, "buy-now", SKU, "bid", "market", None, 2)
@@ -237,7 +237,7 @@ def test_self_trade_cancels_the_resting_order(
     assert out.response["fills"][0]["price_cents"] == 20_100
     row = driver.engine.order_row(mine)
     assert row is not None
-    assert (row["status"], row["cancel_reason"]) == ("canceled", "self_trade")
+    assert (row.status, row.cancel_reason) == ("canceled", "self_trade")
 
 
 def test_amend_keeps_or_loses_priority_and_may_trade(

@@ -118,7 +118,7 @@ def test_evict_drops_final_history_at_the_watermark_and_replays_identically(
         driver.run(Evict(mark))  # not after the last eviction
     # The orders listed are those held, newest first.
     rows = engine.order_registry.page(seller, None, 100, None, None)
-    assert [r["id"] for r in rows] == sorted([*later, resting], reverse=True)
+    assert [r.id for r in rows] == sorted([*later, resting], reverse=True)
     # A replay evicts the same at the same seq: equal bytes; so does a restore.
     assert _replayed(driver).snapshot_bytes() == engine.snapshot_bytes()
     restored = Engine.restore_bytes(engine.snapshot_bytes())

@@ -13,6 +13,7 @@ from exchange.marketdata import (
     TradeCanceled,
     TradePrint,
 )
+from exchange.orders import Folded
 from exchange.outcome import Outcome
 from orderbook.checksum import CHECKSUM_DEPTH, book_checksum
 
@@ -141,7 +142,7 @@ def test_sequencer_numbers_trades_then_one_book_batch() -> None:
     out = Outcome(1, T0)
     changes = [book.set("ask", 20_000, 0), book.set("bid", 19_900, 1)]
     counts = {("ask", 20_000): 0, ("bid", 19_900): 1}
-    seq.publish(SKU, book, ([_trade(1), _trade(2)], changes, counts, True), out)
+    seq.publish(SKU, book, Folded([_trade(1), _trade(2)], changes, counts, True), out)
     p1, p2, upd = out.md
     assert p1 == TradePrint(SKU, 1, 0, 1, 20_000, 1, "bid", T0)
     assert p2 == TradePrint(SKU, 2, 1, 2, 20_000, 1, "bid", T0)
@@ -165,9 +166,9 @@ def test_sequencer_replay_builds_nothing_and_numbers_alike() -> None:
         trades = [_trade(i)] if i % 3 == 0 else []
         change = book.set("bid", 19_000 + 100 * (i % 7), i % 4)
         out = Outcome(i, T0 + i)
-        live.publish(SKU, book, (trades, [change], {}, True), out)
+        live.publish(SKU, book, Folded(trades, [change], {}, True), out)
         quiet = Outcome(i, T0 + i, live=False)
-        replay.publish(SKU, book, (trades, [], {}, True), quiet)
+        replay.publish(SKU, book, Folded(trades, [], {}, True), quiet)
         if i % 5 == 0:
             live.trade_canceled(SKU, i, 1, 1, T0, out, True)
             replay.trade_canceled(SKU, i, 1, 1, T0, quiet, False)

@@ -142,8 +142,10 @@ def test_the_session_exercises_every_path(
 ) -> None:
     d, snapshots, outcomes = session
     state = d.engine.snapshot()
-    orders = [d.engine.order_row(o[0]) or {} for o in state["orders"]]
-    statuses = {o["status"] for o in orders}
+    rows = [d.engine.order_row(o[0]) for o in state["orders"]]
+    orders = [o for o in rows if o is not None]
+    assert len(orders) == len(rows)
+    statuses = {o.status for o in orders}
     assert statuses == {"open", "filled", "canceled", "expired", "rejected"}
     settlement = {
         row["settlement_status"] for o in outcomes for kind, row in o.store_ops if kind == "trade"
@@ -153,7 +155,7 @@ def test_the_session_exercises_every_path(
     assert state["portfolios"]["realized"]
     assert len(snapshots) >= 10
     resting = sum(n for book in d.engine.books.values() for side in book.depth() for *_, n in side)
-    open_orders = sum(1 for o in orders if o["status"] == "open")
+    open_orders = sum(1 for o in orders if o.status == "open")
     assert d.engine.resting_orders() == resting == open_orders
     assert d.engine.last_seq == len(d.journal) and len(outcomes) == len(d.journal) - 8
 
