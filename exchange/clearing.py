@@ -46,7 +46,7 @@ from .settlement import (
     overdue,
     ship,
 )
-from .trades import Trades
+from .trades import TradeRecord, Trades
 
 __all__ = ["Clearing"]
 
@@ -95,16 +95,16 @@ class Clearing:
             trade = self.trades[trade_id]
             raise ExchangeError(
                 "invalid_settlement_transition",
-                f"Trade {trade_id} is {trade['settlement_status']}; its settlement is over.",
+                f"Trade {trade_id} is {trade.settlement_status}; its settlement is over.",
             )
         return state
 
     def check_ship(self, account_id: str, trade_id: object, now: int) -> None:
         """Only the seller ships, in time (another's trade is ``not_found``)."""
         trade = self.trades.get(trade_id)
-        if trade is None or trade["seller_id"] != account_id:
+        if trade is None or trade.seller_id != account_id:
             raise ExchangeError("not_found", f"You sold no trade {trade_id}.")
-        ship(self._state(trade["id"]), now)
+        ship(self._state(trade.id), now)
 
     def check_authenticate(
         self, account: Account, trade_id: object, passed: object, now: int
@@ -117,24 +117,24 @@ class Clearing:
         trade = self.trades.get(trade_id)
         if trade is None:
             raise ExchangeError("not_found", f"There is no trade {trade_id}.")
-        if account.id == trade["buyer_id"] or account.id == trade["seller_id"]:
+        if account.id == trade.buyer_id or account.id == trade.seller_id:
             raise ExchangeError(
                 "forbidden",
-                f"You are a party to trade {trade['id']}: its authentication is someone else's.",
+                f"You are a party to trade {trade.id}: its authentication is someone else's.",
             )
-        authenticate(self._state(trade["id"]), passed, now)
+        authenticate(self._state(trade.id), passed, now)
 
     # ------------------------------------------------------------ steps
 
-    def ship(self, trade_id: int, authenticate_deadline_ns: int, out: Outcome) -> dict[str, Any]:
-        """The seller shipped (to be authenticated within the deadline): the trade row after."""
+    def ship(self, trade_id: int, authenticate_deadline_ns: int, out: Outcome) -> TradeRecord:
+        """The seller shipped (to be authenticated within the deadline): the trade after."""
         trade = self.trades[trade_id]
         step = ship(self._settling[trade_id], out.ts, authenticate_deadline_ns)
         self._settle(trade, step, out)
         return trade
 
-    def authenticate(self, trade_id: int, passed: bool, out: Outcome) -> dict[str, Any]:
-        """An authenticator passed or failed the trade: the trade row after the step."""
+    def authenticate(self, trade_id: int, passed: bool, out: Outcome) -> TradeRecord:
+        """An authenticator passed or failed the trade: the trade after the step."""
         trade = self.trades[trade_id]
         self._settle(trade, authenticate(self._settling[trade_id], passed, out.ts), out)
         return trade
@@ -158,13 +158,13 @@ class Clearing:
         # A trade is overdue only once ts > the deadline (acting at it is on time).
         return None if deadline is None else deadline + 1
 
-    def _settle(self, trade: dict[str, Any], step: Transition, out: Outcome) -> None:
+    def _settle(self, trade: TradeRecord, step: Transition, out: Outcome) -> None:
         """Apply one settlement step to the trade and record its entries."""
         state = step.state
         status = state.status
-        tid = trade["id"]
-        trade["settlement_status"] = status.value
-        trade["updated_at"] = out.ts
+        tid = trade.id
+        trade.settlement_status = status.value
+        trade.updated_at = out.ts
         self._deadlines.discard(tid)
         self._auth_deadlines.discard(tid)
         if status is _DELIVERED or status is _CANCELED:
@@ -172,12 +172,12 @@ class Clearing:
             self.trades.retire(tid, out.seq)
             if status is _CANCELED:
                 # A canceled trade is not a sale: it no longer counts for levels.
-                self.seller_stats.remove_sale(trade["seller_id"], tid)
+                self.seller_stats.remove_sale(trade.seller_id, tid)
                 self.sequencer.trade_canceled(
-                    trade["sku"],
+                    trade.sku,
                     tid,
-                    trade["price_cents"],
-                    trade["quantity"],
+                    trade.price_cents,
+                    trade.quantity,
                     out.ts,
                     out,
                     out.live,
@@ -190,30 +190,30 @@ class Clearing:
                 self._auth_deadlines.push(tid, state.authenticate_by)
         self.trades.record(step.entries, out)
         if out.want_ops:
-            out.store_ops.append(("trade", dict(trade)))
+            out.store_ops.append(("trade", trade.to_row()))
 
-    def _deliver(self, trade: dict[str, Any], out: Outcome) -> None:
+    def _deliver(self, trade: TradeRecord, out: Outcome) -> None:
         """Count the sale; move the items into the buyer's portfolio and out of the seller's."""
         ts = out.ts
-        qty = trade["quantity"]
-        seller, tid = trade["seller_id"], trade["id"]
+        qty = trade.quantity
+        seller, tid = trade.seller_id, trade.id
         # A sale counted at its match (a snapshot from before this rule) stays counted.
         if not self.seller_stats.has_sale(seller, tid):
-            gross = trade["price_cents"] * qty
+            gross = trade.price_cents * qty
             self.seller_stats.record_sale(seller, tid, ts, qty, gross)
         # Costs and proceeds per unit are whole cents: fees are per unit.
         holdings = self.portfolios.on_delivered_purchase(
-            trade["buyer_id"],
-            trade["sku"],
-            trade["buyer_total_cents"] // qty,
+            trade.buyer_id,
+            trade.sku,
+            trade.buyer_total_cents // qty,
             qty,
-            trade["id"],
+            trade.id,
             ts,
         )
         for holding in holdings:
             out.store_ops.append(("holding", holding.to_row()))
         _, gains = self.portfolios.on_delivered_sale(
-            trade["seller_id"], trade["sku"], trade["seller_payout_cents"] // qty, qty, ts
+            trade.seller_id, trade.sku, trade.seller_payout_cents // qty, qty, ts
         )
         for gain in gains:
             out.store_ops.append(("holding_delete", {"id": gain.holding_id}))

@@ -110,7 +110,7 @@ from .orders import SIDES, TIFS, TYPES, OrderRecord, Orders
 from .outcome import Outcome, StoreOp
 from .portfolio import Portfolios, check_manual
 from .settlement import DEFAULT_AUTHENTICATE_DEADLINE_NS
-from .trades import Trades
+from .trades import TradeRecord, Trades
 from .wire import account_wire, holding_wire, ledger_wire, order_wire, trade_public, trade_view
 
 __all__ = [
@@ -512,7 +512,7 @@ class Engine:
                 "fills": [trade_view(t, cmd.account_id) for t in done.trades],
             }
 
-    def _open_trade(self, sku: str, fill: Fill, out: Outcome) -> dict[str, Any]:
+    def _open_trade(self, sku: str, fill: Fill, out: Outcome) -> TradeRecord:
         """Open the trade of a fill (``Orders.fold``'s ``on_fill``)."""
         trade, state = self._trades.open(
             sku,
@@ -593,7 +593,7 @@ class Engine:
             trade is None
             or account is None
             or (
-                account_id not in (trade["buyer_id"], trade["seller_id"])
+                account_id not in (trade.buyer_id, trade.seller_id)
                 and account.role not in (Role.AUTHENTICATOR, Role.ADMIN)
             )
         ):
@@ -612,7 +612,7 @@ class Engine:
         return [
             trade_view(t, account_id)
             for t in rows
-            if settlement_status is None or t["settlement_status"] == settlement_status
+            if settlement_status is None or t.settlement_status == settlement_status
         ]
 
     def public_trades(
@@ -680,8 +680,8 @@ class Engine:
         """The record of any order held in memory (tests and tools; read only)."""
         return self._orders.get(order_id)
 
-    def trade_row(self, trade_id: int) -> dict[str, Any] | None:
-        """The internal row of any trade (tests and tools)."""
+    def trade_row(self, trade_id: int) -> TradeRecord | None:
+        """The record of any trade held in memory (tests and tools; read only)."""
         return self._trades.get(trade_id)
 
     def store_rows(self) -> Iterable[StoreOp]:

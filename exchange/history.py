@@ -35,6 +35,7 @@ from sqlalchemy.sql.schema import Table
 from .errors import ExchangeError
 from .orders import OrderRecord
 from .store import HOLDINGS, LEDGER, META, ORDERS, REALIZED, TRADES, TradeStore
+from .trades import LedgerRecord, TradeRecord
 from .wire import ledger_wire, order_wire, trade_public, trade_view
 
 __all__ = [
@@ -344,6 +345,15 @@ def _stored_order_wire(row: dict[str, Any]) -> dict[str, Any]:
     return order_wire(OrderRecord.from_row(row))
 
 
+def _stored_trade_public(row: dict[str, Any]) -> dict[str, Any]:
+    """The public wire shape of a stored trade row."""
+    return trade_public(TradeRecord.from_row(row))
+
+
+def _stored_ledger_wire(row: dict[str, Any]) -> dict[str, Any]:
+    """The wire shape of a stored ledger row."""
+    return ledger_wire(LedgerRecord.from_row(row))
+
 
 class LiveHistory(Protocol):
     """What :class:`HistoryService` asks of the engine (on the event loop).
@@ -377,7 +387,7 @@ class LiveHistory(Protocol):
 
     def sees_all_trades(self, account_id: str) -> bool: ...
 
-    def trade_row(self, trade_id: int) -> dict[str, Any] | None: ...
+    def trade_row(self, trade_id: int) -> TradeRecord | None: ...
 
 
 class HistoryService:
@@ -457,7 +467,7 @@ class HistoryService:
             stored,
             page,
             held=self.live.holds_trade,
-            render=lambda row: trade_view(row, account_id),
+            render=lambda row: trade_view(TradeRecord.from_row(row), account_id),
         )
         return {"trades": rows, "next_before": nxt}
 
@@ -468,7 +478,9 @@ class HistoryService:
         if self.reader is not None:
             reader = self.reader
             stored = await self._stored(lambda: reader.ledger_page(account_id, page))
-        rows, nxt = merge_page(live, stored, page, held=self.live.holds_ledger, render=ledger_wire)
+        rows, nxt = merge_page(
+            live, stored, page, held=self.live.holds_ledger, render=_stored_ledger_wire
+        )
         return {"entries": rows, "next_before": nxt}
 
     async def sku_trades(self, sku: str, page: Page, *, upto_id: int) -> dict[str, Any]:
@@ -481,7 +493,9 @@ class HistoryService:
         if self.reader is not None:
             reader = self.reader
             stored = await self._stored(lambda: reader.trades_page(None, page, sku=sku))
-        rows, nxt = merge_page(live, stored, page, held=self.live.holds_trade, render=trade_public)
+        rows, nxt = merge_page(
+            live, stored, page, held=self.live.holds_trade, render=_stored_trade_public
+        )
         return {"sku": sku, "trades": rows, "next_before": nxt}
 
     async def order_by_key(self, account_id: str, client_order_id: str) -> dict[str, Any] | None:
@@ -506,10 +520,10 @@ class HistoryService:
             if reader is None:
                 return []
             rows = await self._stored(lambda: reader.first_fills(order))
-            return [trade_view(r, account_id) for r in rows]
+            return [trade_view(TradeRecord.from_row(r), account_id) for r in rows]
         by_id = {t: self.live.trade_row(t) for t in fill_ids}
         missing = [t for t, row in by_id.items() if row is None]
         if missing and reader is not None:
             found = await self._stored(lambda: [r for t in missing if (r := reader.trade(t))])
-            by_id.update((r["id"], r) for r in found)
+            by_id.update((r["id"], TradeRecord.from_row(r)) for r in found)
         return [trade_view(row, account_id) for row in by_id.values() if row is not None]

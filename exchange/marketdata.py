@@ -391,9 +391,7 @@ class Sequencer:
         for t in trades:
             md[0] += 1
             out.md.append(
-                TradePrint(
-                    sku, md[0], md[2], t["id"], t["price_cents"], t["quantity"], t["taker_side"], ts
-                )
+                TradePrint(sku, md[0], md[2], t.id, t.price_cents, t.quantity, t.taker_side, ts)
             )
             out.md_orders.append(None)
             md[2] = md[0]

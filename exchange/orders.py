@@ -46,6 +46,7 @@ from .commands import AmendOrder, PlaceOrder
 from .errors import ExchangeError
 from .eviction import ORDER, IdIndex, Retirements
 from .outcome import Outcome
+from .trades import TradeRecord
 
 __all__ = [
     "CLIENT_ORDER_ID_MAX",
@@ -85,6 +86,7 @@ _EXPIRED_REASON = CancelReason.EXPIRED
 _BID = Side.BID
 # Enum .value goes through a descriptor; a dict lookup is cheaper on the hot path.
 _REASONS = {reason: str(reason.value) for reason in CancelReason}
+
 
 @dataclass(slots=True)
 class OrderRecord:
@@ -251,7 +253,7 @@ class Folded:
         levels_changed: whether any level changed (replaying too).
     """
 
-    trades: list[Any]
+    trades: list[TradeRecord]
     changes: list[tuple[str, int, int]]
     counts: dict[tuple[str, int], int]
     levels_changed: bool
@@ -430,7 +432,7 @@ class Orders:
         events: list[Any],
         out: Outcome,
         taker: OrderRecord | None,
-        on_fill: Callable[[str, Fill, Outcome], Any],
+        on_fill: Callable[[str, Fill, Outcome], TradeRecord],
         placing: bool = False,
     ) -> Folded:
         """Fold one book command's events into the orders.
@@ -448,7 +450,7 @@ class Orders:
         touched: dict[int, OrderRecord] = {}
         if taker is not None:
             touched[taker.id] = taker
-        trades: list[Any] = []
+        trades: list[TradeRecord] = []
         changes: list[tuple[str, int, int]] = []
         counts: dict[tuple[str, int], int] = {}
         live = out.live
@@ -514,7 +516,7 @@ class Orders:
             if taker.status == OPEN and taker.expires_at is not None:
                 heapq.heappush(self._expiries, (taker.expires_at, taker.id))
             if trades and taker.client_order_id is not None:
-                self._first_fills[taker.id] = [t["id"] for t in trades]
+                self._first_fills[taker.id] = [t.id for t in trades]
         ops = out.store_ops
         want_ops = out.want_ops
         for o in touched.values():

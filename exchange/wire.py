@@ -4,7 +4,8 @@ Times go out as RFC 3339 UTC with milliseconds and ``Z``
 (:func:`exchange.clock.rfc3339`); money as int cents. The shapes:
 
 Each renders one of the engine's records (:class:`~exchange.orders.OrderRecord`,
-...); a store row is made a record first (``OrderRecord.from_row``).
+:class:`~exchange.trades.TradeRecord`, :class:`~exchange.trades.LedgerRecord`);
+a store row is made a record first (their ``from_row``).
 
 - order ``{id, client_order_id, sku, side, type, time_in_force, post_only,
   price_cents, quantity, filled_quantity, remaining_quantity, status,
@@ -15,7 +16,7 @@ Each renders one of the engine's records (:class:`~exchange.orders.OrderRecord`,
   sell_order_id, time, settlement_status}``; a party's view of it (a fill)
   adds ``ship_by``, ``side``, ``role`` (maker|taker) and its own fee fields.
 - holding: :meth:`exchange.portfolio.Holding.to_row` without the account id.
-- ledger entry: :data:`exchange.trades.LEDGER_KEYS` without the account id.
+- ledger entry ``{id, trade_id, kind, amount_cents, time, description}``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 from .clock import rfc3339
 from .orders import OrderRecord
 from .portfolio import Holding
+from .trades import LedgerRecord, TradeRecord
 
 __all__ = [
     "account_wire",
@@ -66,42 +68,42 @@ def order_wire(order: OrderRecord) -> dict[str, Any]:
     }
 
 
-def trade_public(trade: dict[str, Any]) -> dict[str, Any]:
+def trade_public(trade: TradeRecord) -> dict[str, Any]:
     """The public wire shape of a trade (no account ids, no fees)."""
     return {
-        "id": trade["id"],
-        "sku": trade["sku"],
-        "price_cents": trade["price_cents"],
-        "quantity": trade["quantity"],
-        "taker_side": trade["taker_side"],
-        "buy_order_id": trade["buy_order_id"],
-        "sell_order_id": trade["sell_order_id"],
-        "time": rfc3339(trade["time"]),
-        "settlement_status": trade["settlement_status"],
+        "id": trade.id,
+        "sku": trade.sku,
+        "price_cents": trade.price_cents,
+        "quantity": trade.quantity,
+        "taker_side": trade.taker_side,
+        "buy_order_id": trade.buy_order_id,
+        "sell_order_id": trade.sell_order_id,
+        "time": rfc3339(trade.time),
+        "settlement_status": trade.settlement_status,
     }
 
 
-def trade_view(trade: dict[str, Any], account_id: str | None) -> dict[str, Any]:
+def trade_view(trade: TradeRecord, account_id: str | None) -> dict[str, Any]:
     """A trade as ``account_id`` sees it: its side, role and fees when a party.
 
     Anyone else (an authenticator) sees the public fields plus ``ship_by``.
     """
     out = trade_public(trade)
-    out["ship_by"] = rfc3339(trade["ship_by"])
-    if account_id == trade["buyer_id"]:
+    out["ship_by"] = rfc3339(trade.ship_by)
+    if account_id == trade.buyer_id:
         out["side"] = "bid"
-        out["role"] = "taker" if trade["taker_side"] == "bid" else "maker"
-        out["fee_cents"] = trade["buyer_fee_cents"]
-        out["buyer_fee_cents"] = trade["buyer_fee_cents"]
-        out["buyer_total_cents"] = trade["buyer_total_cents"]
-    elif account_id == trade["seller_id"]:
+        out["role"] = "taker" if trade.taker_side == "bid" else "maker"
+        out["fee_cents"] = trade.buyer_fee_cents
+        out["buyer_fee_cents"] = trade.buyer_fee_cents
+        out["buyer_total_cents"] = trade.buyer_total_cents
+    elif account_id == trade.seller_id:
         out["side"] = "ask"
-        out["role"] = "taker" if trade["taker_side"] == "ask" else "maker"
-        out["fee_cents"] = trade["transaction_fee_cents"] + trade["processing_fee_cents"]
-        out["seller_level"] = trade["seller_level"]
-        out["transaction_fee_cents"] = trade["transaction_fee_cents"]
-        out["processing_fee_cents"] = trade["processing_fee_cents"]
-        out["seller_payout_cents"] = trade["seller_payout_cents"]
+        out["role"] = "taker" if trade.taker_side == "ask" else "maker"
+        out["fee_cents"] = trade.transaction_fee_cents + trade.processing_fee_cents
+        out["seller_level"] = trade.seller_level
+        out["transaction_fee_cents"] = trade.transaction_fee_cents
+        out["processing_fee_cents"] = trade.processing_fee_cents
+        out["seller_payout_cents"] = trade.seller_payout_cents
     return out
 
 
@@ -113,12 +115,16 @@ def holding_wire(holding: Holding) -> dict[str, Any]:
     return row
 
 
-def ledger_wire(entry: dict[str, Any]) -> dict[str, Any]:
-    """The wire shape of a ledger row: its fields but the account id, time as RFC 3339."""
-    row = dict(entry)
-    row["time"] = rfc3339(row["time"])
-    row.pop("account_id", None)
-    return row
+def ledger_wire(entry: LedgerRecord) -> dict[str, Any]:
+    """The wire shape of a ledger entry: its fields but the account id, time as RFC 3339."""
+    return {
+        "id": entry.id,
+        "trade_id": entry.trade_id,
+        "kind": entry.kind,
+        "amount_cents": entry.amount_cents,
+        "time": rfc3339(entry.time),
+        "description": entry.description,
+    }
 
 
 def account_wire(account_id: str, name: str, role: str, created_at: int) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from ..engine import Engine
 from ..errors import ExchangeError
 from ..history import HistoryReader, HistoryService, Page
 from ..orders import OrderRecord, check_repeat
+from ..trades import TradeRecord
 from ..wire import ledger_wire, order_wire, trade_public, trade_view
 from .recent import RecentTrades
 from .requests import parse_place
@@ -64,7 +65,7 @@ class EngineHistory:
     def holds_ledger(self, entry_id: int) -> bool:
         return self.trades.holds_entry(entry_id)
 
-    def trade_row(self, trade_id: int) -> dict[str, Any] | None:
+    def trade_row(self, trade_id: int) -> TradeRecord | None:
         return self.trades.get(trade_id)
 
     def sees_all_trades(self, account_id: str) -> bool:

@@ -440,7 +440,7 @@ def test_ship_deadline_is_enforced_by_tick(driver: Driver, traders: tuple[str, s
     tid = _trade(driver, alice, bob)
     trade = driver.engine.trade_row(tid)
     assert trade is not None
-    ship_by = trade["ship_by"]
+    ship_by = trade.ship_by
     assert driver.engine.next_due() == ship_by + 1
     with pytest.raises(ExchangeError) as info:
         driver.run(MarkShipped(alice, tid), ts=ship_by + 1)
@@ -466,7 +466,7 @@ def test_shipping_on_time_stops_the_deadline(driver: Driver, traders: tuple[str,
     assert driver.engine.next_due() == shipped.ts + 72 * HOUR + 1
     trade = driver.engine.trade_row(tid)
     assert trade is not None
-    assert rows(driver.run(Tick(), ts=trade["ship_by"] + HOUR), "trade") == []
+    assert rows(driver.run(Tick(), ts=trade.ship_by + HOUR), "trade") == []
 
 
 def test_an_unauthenticated_shipment_times_out_without_penalty(
@@ -706,7 +706,7 @@ def test_seller_level_query_changes_nothing(driver: Driver, traders: tuple[str, 
     tid = _trade(driver, alice, bob)
     trade = driver.engine.trade_row(tid)
     assert trade is not None
-    assert (trade["seller_level"], trade["transaction_fee_cents"]) == (2, 1_700)
+    assert (trade.seller_level, trade.transaction_fee_cents) == (2, 1_700)
 
 
 def test_book_update_checksums_match_the_book(
@@ -755,7 +755,7 @@ def test_canceled_settlement_publishes_trade_canceled_in_sequence(
     failed = driver.run(AuthenticateTrade(auth, failed_id, False))
     overdue_row = driver.engine.trade_row(overdue_id)
     assert overdue_row is not None
-    overdue = driver.run(Tick(), ts=overdue_row["ship_by"] + 1)
+    overdue = driver.run(Tick(), ts=overdue_row.ship_by + 1)
     (ev1,) = failed.md
     (ev2,) = overdue.md
     assert failed.md_orders == [None] and overdue.md_orders == [None]

@@ -15,6 +15,7 @@ from exchange.marketdata import (
 )
 from exchange.orders import Folded
 from exchange.outcome import Outcome
+from exchange.trades import TradeRecord
 from orderbook.checksum import CHECKSUM_DEPTH, book_checksum
 
 SKU = "DZ5485-612-10"
@@ -132,8 +133,11 @@ def test_checksum_mirror_reads_the_book_only_when_a_side_runs_short() -> None:
 # ------------------------------------------------------------------ sequencer
 
 
-def _trade(tid: int, price: int = 20_000, qty: int = 1) -> dict[str, object]:
-    return {"id": tid, "price_cents": price, "quantity": qty, "taker_side": "bid"}
+def _trade(tid: int, price: int = 20_000, qty: int = 1) -> TradeRecord:
+    return TradeRecord(
+        tid, SKU, "STYLE", price, qty, "bid", 1, 2, "acc_1", "acc_2", T0, "awaiting_shipment",
+        T0, 1, 0, 0, 0, 0, 0, 0, T0,
+    )  # fmt: skip
 
 
 def test_sequencer_numbers_trades_then_one_book_batch() -> None:
