@@ -359,7 +359,7 @@ class Engine:
                 orders.evict(row_id)
             elif kind == TRADE:
                 if gone is not None and (trade := trades.get(row_id)) is not None:
-                    gone.append(trade)
+                    gone.append(trade.to_row())
                 trades.evict_trade(row_id)
             else:
                 trades.evict_entry(row_id)

@@ -33,10 +33,15 @@ from sqlalchemy import Column, Index, delete, inspect, select, text
 from sqlalchemy.sql.schema import Table
 
 from .errors import ExchangeError
-from .orders import OrderRecord
 from .store import HOLDINGS, LEDGER, META, ORDERS, REALIZED, TRADES, TradeStore
-from .trades import LedgerRecord, TradeRecord
-from .wire import ledger_wire, order_wire, trade_public, trade_view
+from .trades import TradeRecord
+from .wire import (
+    stored_ledger_wire,
+    stored_order_wire,
+    stored_trade_public,
+    stored_trade_view,
+    trade_view,
+)
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -340,21 +345,6 @@ class HistoryReader:
 # ------------------------------------------------------------------ service
 
 
-def _stored_order_wire(row: dict[str, Any]) -> dict[str, Any]:
-    """The wire shape of a stored order row."""
-    return order_wire(OrderRecord.from_row(row))
-
-
-def _stored_trade_public(row: dict[str, Any]) -> dict[str, Any]:
-    """The public wire shape of a stored trade row."""
-    return trade_public(TradeRecord.from_row(row))
-
-
-def _stored_ledger_wire(row: dict[str, Any]) -> dict[str, Any]:
-    """The wire shape of a stored ledger row."""
-    return ledger_wire(LedgerRecord.from_row(row))
-
-
 class LiveHistory(Protocol):
     """What :class:`HistoryService` asks of the engine (on the event loop).
 
@@ -438,7 +428,7 @@ class HistoryService:
                 lambda: reader.orders_page(account_id, page, status=status, sku=sku)
             )
         rows, nxt = merge_page(
-            live, stored, page, held=self.live.holds_order, render=_stored_order_wire
+            live, stored, page, held=self.live.holds_order, render=stored_order_wire
         )
         return {"orders": rows, "next_before": nxt}
 
@@ -467,7 +457,7 @@ class HistoryService:
             stored,
             page,
             held=self.live.holds_trade,
-            render=lambda row: trade_view(TradeRecord.from_row(row), account_id),
+            render=lambda row: stored_trade_view(row, account_id),
         )
         return {"trades": rows, "next_before": nxt}
 
@@ -479,7 +469,7 @@ class HistoryService:
             reader = self.reader
             stored = await self._stored(lambda: reader.ledger_page(account_id, page))
         rows, nxt = merge_page(
-            live, stored, page, held=self.live.holds_ledger, render=_stored_ledger_wire
+            live, stored, page, held=self.live.holds_ledger, render=stored_ledger_wire
         )
         return {"entries": rows, "next_before": nxt}
 
@@ -494,7 +484,7 @@ class HistoryService:
             reader = self.reader
             stored = await self._stored(lambda: reader.trades_page(None, page, sku=sku))
         rows, nxt = merge_page(
-            live, stored, page, held=self.live.holds_trade, render=_stored_trade_public
+            live, stored, page, held=self.live.holds_trade, render=stored_trade_public
         )
         return {"sku": sku, "trades": rows, "next_before": nxt}
 
@@ -520,7 +510,7 @@ class HistoryService:
             if reader is None:
                 return []
             rows = await self._stored(lambda: reader.first_fills(order))
-            return [trade_view(TradeRecord.from_row(r), account_id) for r in rows]
+            return [stored_trade_view(r, account_id) for r in rows]
         by_id = {t: self.live.trade_row(t) for t in fill_ids}
         missing = [t for t, row in by_id.items() if row is None]
         if missing and reader is not None:

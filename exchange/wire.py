@@ -5,7 +5,8 @@ Times go out as RFC 3339 UTC with milliseconds and ``Z``
 
 Each renders one of the engine's records (:class:`~exchange.orders.OrderRecord`,
 :class:`~exchange.trades.TradeRecord`, :class:`~exchange.trades.LedgerRecord`);
-a store row is made a record first (their ``from_row``).
+a store row (the trade store's, or a store op's) goes through the
+``stored_*`` functions, which make it a record first (``from_row``).
 
 - order ``{id, client_order_id, sku, side, type, time_in_force, post_only,
   price_cents, quantity, filled_quantity, remaining_quantity, status,
@@ -21,6 +22,7 @@ a store row is made a record first (their ``from_row``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from .clock import rfc3339
@@ -33,6 +35,11 @@ __all__ = [
     "holding_wire",
     "ledger_wire",
     "order_wire",
+    "public_trade",
+    "stored_ledger_wire",
+    "stored_order_wire",
+    "stored_trade_public",
+    "stored_trade_view",
     "trade_public",
     "trade_view",
 ]
@@ -68,19 +75,44 @@ def order_wire(order: OrderRecord) -> dict[str, Any]:
     }
 
 
+def public_trade(
+    trade_id: int,
+    sku: str,
+    price_cents: int,
+    quantity: int,
+    taker_side: str,
+    buy_order_id: int | None,
+    sell_order_id: int | None,
+    time: int,
+    settlement_status: str,
+) -> dict[str, Any]:
+    """The public wire shape of a trade from its public fields (``time`` in ns)."""
+    return {
+        "id": trade_id,
+        "sku": sku,
+        "price_cents": price_cents,
+        "quantity": quantity,
+        "taker_side": taker_side,
+        "buy_order_id": buy_order_id,
+        "sell_order_id": sell_order_id,
+        "time": rfc3339(time),
+        "settlement_status": settlement_status,
+    }
+
+
 def trade_public(trade: TradeRecord) -> dict[str, Any]:
     """The public wire shape of a trade (no account ids, no fees)."""
-    return {
-        "id": trade.id,
-        "sku": trade.sku,
-        "price_cents": trade.price_cents,
-        "quantity": trade.quantity,
-        "taker_side": trade.taker_side,
-        "buy_order_id": trade.buy_order_id,
-        "sell_order_id": trade.sell_order_id,
-        "time": rfc3339(trade.time),
-        "settlement_status": trade.settlement_status,
-    }
+    return public_trade(
+        trade.id,
+        trade.sku,
+        trade.price_cents,
+        trade.quantity,
+        trade.taker_side,
+        trade.buy_order_id,
+        trade.sell_order_id,
+        trade.time,
+        trade.settlement_status,
+    )
 
 
 def trade_view(trade: TradeRecord, account_id: str | None) -> dict[str, Any]:
@@ -125,6 +157,26 @@ def ledger_wire(entry: LedgerRecord) -> dict[str, Any]:
         "time": rfc3339(entry.time),
         "description": entry.description,
     }
+
+
+def stored_order_wire(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The wire shape of an order's store row."""
+    return order_wire(OrderRecord.from_row(row))
+
+
+def stored_trade_public(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The public wire shape of a trade's store row."""
+    return trade_public(TradeRecord.from_row(row))
+
+
+def stored_trade_view(row: Mapping[str, Any], account_id: str | None) -> dict[str, Any]:
+    """:func:`trade_view` of a trade's store row."""
+    return trade_view(TradeRecord.from_row(row), account_id)
+
+
+def stored_ledger_wire(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The wire shape of a ledger entry's store row."""
+    return ledger_wire(LedgerRecord.from_row(row))
 
 
 def account_wire(account_id: str, name: str, role: str, created_at: int) -> dict[str, Any]:

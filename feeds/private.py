@@ -66,7 +66,7 @@ from exchange.bodies import check_path_id
 from exchange.errors import ExchangeError
 from exchange.problems import problem_body, problem_from_error, retry_sentence
 from exchange.venueapi import AccountSource
-from exchange.wire import ledger_wire, order_wire, trade_view
+from exchange.wire import stored_ledger_wire, stored_order_wire, stored_trade_view
 
 from .protocol import encode, error_message
 
@@ -552,11 +552,11 @@ def _message(
     }
     kind = event.kind
     if kind == EventKind.ORDER:
-        message["order"] = order_wire(event.row)
+        message["order"] = stored_order_wire(event.row)
     elif kind == EventKind.LEDGER:
-        message["entry"] = ledger_wire(event.row)
+        message["entry"] = stored_ledger_wire(event.row)
     else:
-        message["trade"] = trade_view(event.row, event.account_id)
+        message["trade"] = stored_trade_view(event.row, event.account_id)
     return message
 
 

@@ -18,7 +18,7 @@ from ..errors import ExchangeError
 from ..history import HistoryReader, HistoryService, Page
 from ..orders import OrderRecord, check_repeat
 from ..trades import TradeRecord
-from ..wire import ledger_wire, order_wire, trade_public, trade_view
+from ..wire import ledger_wire, order_wire, stored_order_wire, trade_public, trade_view
 from .recent import RecentTrades
 from .requests import parse_place
 
@@ -143,7 +143,7 @@ class VenueHistory:
         row = await self._stored_order(account, order_id)
         if row is None:
             raise ExchangeError("not_found", f"You have no order {order_id}.")
-        return order_wire(OrderRecord.from_row(row))
+        return stored_order_wire(row)
 
     async def _stored_order(self, account: Account, order_id: object) -> dict[str, Any] | None:
         """The account's order from the store, when the engine no longer holds it."""

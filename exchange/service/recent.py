@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ..store import TRADES, TradeStore
-from ..wire import trade_public
+from ..wire import public_trade
 
 __all__ = ["KEEP", "RecentTrades", "load_recent"]
 
@@ -62,10 +62,9 @@ def _row(trade: dict[str, Any]) -> Row:
 
 
 def _public(sku: str, row: Row) -> dict[str, Any]:
-    """A kept trade in the public wire shape (``exchange.wire.trade_public``)."""
-    trade = dict(zip(_FIELDS, row, strict=True))
-    trade["sku"] = sku
-    return trade_public(trade)
+    """A kept trade in the public wire shape (:func:`exchange.wire.public_trade`)."""
+    tid, time, price, qty, taker_side, buy_id, sell_id, status = row
+    return public_trade(tid, sku, price, qty, taker_side, buy_id, sell_id, time, status)
 
 
 class RecentTrades:

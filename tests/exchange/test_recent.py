@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from exchange.service.recent import RecentTrades
-from exchange.wire import trade_public
+from exchange.wire import public_trade
 
 SKU = "DZ5485-612-10"
 
@@ -22,6 +22,13 @@ def trade(tid: int, sku: str = SKU, status: str = "delivered") -> dict[str, Any]
         "sell_order_id": 2 * tid + 1,
         "settlement_status": status,
     }
+
+
+def trade_public(t: dict[str, Any]) -> dict[str, Any]:
+    return public_trade(
+        t["id"], t["sku"], t["price_cents"], t["quantity"], t["taker_side"],
+        t["buy_order_id"], t["sell_order_id"], t["time"], t["settlement_status"],
+    )  # fmt: skip
 
 
 def test_keeps_the_newest_ids_per_sku_whatever_the_order_they_leave_in() -> None:
