@@ -47,6 +47,9 @@ def add_cluster_parser(sub: Any) -> None:
     engine.add_argument("--name", default=None, help="this engine's name in logs and the lease")
     _add_data_dir(engine)
     _add_database_url(engine)
+    engine.add_argument("--ops-port", type=_port, default=None,
+                        help="serve /healthz, /readyz and /metrics on this port (0: a free "
+                        "one, logged); default: none")
     engine.add_argument("--no-demo-catalog", action="store_true",
                         help="do not journal the demo products on a new shard")
     _add_common(engine)
@@ -58,6 +61,9 @@ def add_cluster_parser(sub: Any) -> None:
 
     feed = roles.add_parser("feed", help="the websocket feed of the cluster")
     _add_front(feed, http=False, feed=True)
+    feed.add_argument("--ops-port", type=_port, default=None,
+                      help="serve /healthz, /readyz and /metrics on this port (0: a free one, "
+                      "logged); default: none")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -114,6 +120,7 @@ async def _engine(args: argparse.Namespace, stop: asyncio.Event) -> int:
     role = EngineRole(args.nats, args.shard, args.shards, Path(args.data_dir),
                       args.database_url, name=args.name,
                       demo_catalog=not args.no_demo_catalog)
+    role.ops_port = args.ops_port
     await role.run(stop)
     return 0
 
@@ -141,10 +148,15 @@ async def _gateway(args: argparse.Namespace, stop: asyncio.Event) -> int:
 
 async def _feed(args: argparse.Namespace, stop: asyncio.Event) -> int:
     from cluster.gateway import RemoteVenue
+    from cluster.ops import start_ops
     from feeds.server import FeedServer
 
     venue = await RemoteVenue.open(args.nats, args.shards, name="feed", trades=True)
     feed = FeedServer(venue, args.host, args.feed_port)
+    ops = None
+    if args.ops_port is not None:
+        ops = await start_ops(args.host, args.ops_port,
+                              lambda: None if venue.ready else "starting", "feed")
     try:
         await feed.start()
         print(_url("ws", args.host, feed.port), flush=True)
@@ -153,6 +165,8 @@ async def _feed(args: argparse.Namespace, stop: asyncio.Event) -> int:
     finally:
         with contextlib.suppress(Exception):
             await feed.close()
+        if ops is not None:
+            await ops.cleanup()
         await venue.close()
 
 
@@ -174,10 +188,12 @@ async def _up(args: argparse.Namespace, stop: asyncio.Event) -> int:
                 name = f"engine-{shard}-{'abcdefgh'[n]}"
                 await sup.start(Role(name, [
                     "cluster", "engine", "--shard", str(shard), "--name", name,
-                    "--data-dir", str(data_dir / "engines" / name), *db, *common,
+                    "--data-dir", str(data_dir / "engines" / name), "--ops-port", "0",
+                    *db, *common,
                 ]))
         feed = await sup.start(Role("feed", [
-            "cluster", "feed", "--host", args.host, "--feed-port", str(args.feed_port), *common,
+            "cluster", "feed", "--host", args.host, "--feed-port", str(args.feed_port),
+            "--ops-port", "0", *common,
         ], url_flag="--feed-port"))
         gateway = await sup.start(Role("gateway", [
             "cluster", "gateway", "--host", args.host, "--http-port", str(args.http_port),

@@ -62,6 +62,7 @@ from .nats import (
     md_subject,
     rpc_subject,
 )
+from .ops import ACTIVE, start_ops
 from .sharding import ACCOUNTS_SHARD, id_base, shard_of_style
 from .store import shard_database_url
 from .wire import decode_page, encode_answer, encode_error, encode_events
@@ -98,6 +99,7 @@ class EngineRole:
         self.name = name or f"engine-{shard}-{os.getpid()}"
         self.demo_catalog = demo_catalog
         self.venue: Venue | None = None
+        self.ops_port: int | None = None
         self.active = asyncio.Event()
         self._nc: Client | None = None
         self._dir_seq = 0
@@ -109,6 +111,23 @@ class EngineRole:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Stand by, take the lease, serve until ``stop`` is set."""
+        ops = None
+        if self.ops_port is not None:
+            ops = await start_ops("127.0.0.1", self.ops_port, self._readiness,
+                                  f"{self.name} (shard {self.shard})")
+        try:
+            await self._run(stop)
+        finally:
+            if ops is not None:
+                await ops.cleanup()
+
+    def _readiness(self) -> str | None:
+        venue = self.venue
+        if venue is None:
+            return "standby"
+        return None if venue.ready else venue.health().state.value
+
+    async def _run(self, stop: asyncio.Event) -> None:
         self._nc = nc = await connect(self.servers, name=self.name)
         js = nc.jetstream()
         await ensure_journal(js, self.shard)
@@ -129,6 +148,7 @@ class EngineRole:
         try:
             await self._activate()
             self.active.set()
+            ACTIVE.labels(str(self.shard)).set(1)
             log.warning("cluster: shard %d: %s is active", self.shard, self.name)
             await stop.wait()
         finally:
