@@ -24,9 +24,11 @@ JetStream's create-if-absent; a later use of it goes to that shard, which
 answers the replay (200) or ``client_order_id_reused`` (409) as in one process.
 
 A request nobody answers (no active engine: a failover) is sent again until
-:data:`REQUEST_DEADLINE`; a request that reached an engine but got no answer
-is not (its outcome is unknown): a read is retried, a command answers 503
-``not_ready`` and the client retries it with its ``client_order_id``.
+:data:`REQUEST_DEADLINE`. A request that got no answer in
+:data:`REQUEST_TIMEOUT` (an engine killed just after it was routed there) is
+sent again when that is safe: a read, or a placement whose orders all carry a
+``client_order_id`` (the engine answers a repeat as such); another command
+answers 503 ``not_ready``, its outcome unknown.
 """
 
 from __future__ import annotations
@@ -116,13 +118,17 @@ class RemoteVenue:
 
     # ----------------------------------------------------------- requests
 
-    async def _call(self, shard: int, op: str, account: Account | str | None, *args: Any) -> Any:
-        value, _ = await self._request(shard, op, account, *args)
+    async def _call(self, shard: int, op: str, account: Account | str | None, *args: Any,
+                    idempotent: bool = False) -> Any:
+        value, _ = await self._request(shard, op, account, *args, idempotent=idempotent)
         return value
 
     async def _request(
-        self, shard: int, op: str, account: Account | str | None, *args: Any
+        self, shard: int, op: str, account: Account | str | None, *args: Any,
+        idempotent: bool = False,
     ) -> tuple[Any, int]:
+        """Ask shard ``shard``'s engine; ``idempotent``: a command that may be sent
+        again after a timeout (placements whose every body has a client_order_id)."""
         assert self._nc is not None
         account_id = account.id if isinstance(account, Account) else account
         data = encode_request(op, account_id, args, self.directory.seq)
@@ -134,7 +140,7 @@ class RemoteVenue:
             except NoRespondersError:
                 pass  # no active engine (failover): nothing was received
             except NatsTimeout:
-                if op not in _READS:
+                if op not in _READS and not idempotent:
                     raise ExchangeError(
                         "not_ready",
                         "The shard did not answer in time; the command's outcome is unknown "
@@ -250,7 +256,8 @@ class RemoteVenue:
         """Place on the SKU's shard (or where the client_order_id was first used)."""
         shard = await self._order_shard(account, body)
         try:
-            status, answer = await self._call(shard, "place_order", account, body)
+            status, answer = await self._call(shard, "place_order", account, body,
+                                              idempotent=_keyed(body))
         except ExchangeError as exc:
             if exc.code != "wrong_shard":
                 raise
@@ -267,7 +274,10 @@ class RemoteVenue:
         results: list[dict[str, Any]] = [{} for _ in bodies]
 
         async def run(shard: int, idx: list[int]) -> None:
-            answers = await self._call(shard, "place_orders", account, [bodies[i] for i in idx])
+            answers = await self._call(
+                shard, "place_orders", account, [bodies[i] for i in idx],
+                idempotent=all(_keyed(bodies[i]) for i in idx),
+            )
             for i, answer in zip(idx, answers, strict=True):
                 err = answer.get("error") if isinstance(answer, dict) else None
                 if isinstance(err, list) and err[0] == "wrong_shard":
@@ -508,6 +518,11 @@ def merge_sums(parts: list[Any]) -> Any:
         numbers = [p for p in parts if isinstance(p, int) and not isinstance(p, bool)]
         return sum(numbers) if numbers else None
     return first
+
+
+def _keyed(body: object) -> bool:
+    """Whether a placement carries a client_order_id (so repeating it is safe)."""
+    return isinstance(body, dict) and isinstance(body.get("client_order_id"), str)
 
 
 async def _order_keys(nc: Client) -> Any:
