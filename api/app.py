@@ -2,7 +2,7 @@
 
 ``make_app(venue, ...)`` builds the application from the route table below.
 Handlers live in one module per concept (``ops``, ``accounts``, ``catalog``,
-``marketdata``, ``orders``, ``trades``, ``portfolio``); they parse the
+``marketdata``, ``orders``, ``trades``, ``portfolio``, ``keys``); they parse the
 request, call the venue and render JSON. The request pipeline (metrics,
 problems, auth and rate limits) is in ``api/middleware.py``; what handlers
 share is in ``api/context.py``.
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import orjson
 from aiohttp import web
 
-from . import accounts, catalog, marketdata, ops, orders, portfolio, trades
+from . import accounts, catalog, keys, marketdata, ops, orders, portfolio, trades
 from .context import ACCOUNT_KEY, CONFIG_KEY, VENUE_KEY, ApiConfig, Handler
 from .guards import body_middleware, crash_middleware
 from .middleware import (
@@ -48,6 +48,11 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/openapi.json", ops.openapi),
     ("GET", "/v1/config", ops.config),
     ("POST", "/v1/accounts", accounts.create_account),
+    ("POST", "/v1/keys", keys.create_key),
+    ("GET", "/v1/keys", keys.list_keys),
+    ("DELETE", "/v1/keys/{key_id}", keys.revoke_key),
+    ("GET", "/v1/admin/accounts/{account_id}/keys", keys.admin_list_keys),
+    ("DELETE", "/v1/admin/keys/{key_id}", keys.admin_revoke_key),
     ("GET", "/v1/products", catalog.list_products),
     ("POST", "/v1/products", catalog.create_product),
     ("GET", "/v1/products/{style}", catalog.get_product),

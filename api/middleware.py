@@ -35,6 +35,7 @@ from .requests import check_query_names
 
 __all__ = [
     "auth_middleware",
+    "bearer_key",
     "metrics_middleware",
     "problem_middleware",
     "query_middleware",
@@ -83,7 +84,8 @@ def _is_web_path(path: str) -> bool:
     return is_web_path(path) or path == "/static"
 
 
-def _bearer(request: web.Request) -> str | None:
+def bearer_key(request: web.Request) -> str | None:
+    """The API key of ``Authorization: Bearer <key>``, or None without the header."""
     header = request.headers.get("Authorization")
     if header is None:
         return None
@@ -196,7 +198,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     request[ACCOUNT_KEY] = None
     if access == "public":
         return await handler(request)
-    key = _bearer(request)
+    key = bearer_key(request)
     if key is None:
         if access == "private":
             raise ExchangeError(

@@ -118,6 +118,32 @@ SCHEMAS: dict[str, Schema] = {
         {"account_id": _STR, "api_key": _STR, "name": _STR, "role": _STR},
         ["account_id", "api_key"],
     ),
+    "ApiKey": _obj(
+        {
+            "id": {"type": "string", "description": "key_<n>"},
+            "account_id": _STR,
+            "label": _STR_NULL,
+            "last4": {
+                "type": ["string", "null"],
+                "description": "The key's last four characters (null for keys made before "
+                "they were kept); the key itself and its hash are never shown again.",
+            },
+            "created_at": _TIME,
+            "current": {"type": "boolean", "description": "The key this request carries."},
+        },
+        ["id", "account_id", "label", "last4", "created_at"],
+    ),
+    "ApiKeyCreated": _obj(
+        {
+            "id": _STR,
+            "account_id": _STR,
+            "label": _STR_NULL,
+            "last4": _STR,
+            "created_at": _TIME,
+            "api_key": {"type": "string", "description": "The key: shown this once."},
+        },
+    ),
+    "ApiKeyList": _list_of("keys", "ApiKey"),
     "SkuRef": _obj({"sku": _STR, "size": _STR}),
     "Product": _obj(
         {
@@ -410,6 +436,7 @@ _SKU = _path_param("sku", "SKU = style-size, e.g. DZ5485-612-10.")
 _ORDER_ID = _path_param("order_id", "Order id.", integer=True)
 _TRADE_ID = _path_param("trade_id", "Trade id.", integer=True)
 _HOLDING_ID = _path_param("holding_id", "Holding id.", integer=True)
+_KEY_ID = _path_param("key_id", "API key id, e.g. key_3 (GET /v1/keys lists them).")
 _CANDLE_QUERY = query_parameters(CandleQuery)
 _CANDLE_RESPONSES = {
     "200": {
@@ -488,6 +515,32 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
             _ok("Created.", "AccountCreated", "201"),
             tag="accounts", optional_auth=True, body="AccountRequest",
         )
+    },
+    "/v1/keys": {
+        "post": _op(
+            "One more API key for the caller's account (at most 20 live keys: 422 key_limit). "
+            "The key is shown once; only its SHA-256 is kept.",
+            _ok("Created.", "ApiKeyCreated", "201"), tag="keys", body="KeyRequest",
+        ),
+        "get": _op("The caller's live API keys, oldest first (never the keys themselves)",
+                   _ok("Keys.", "ApiKeyList"), tag="keys"),
+    },
+    "/v1/keys/{key_id}": {
+        "delete": _op(
+            "Revoke one of the caller's keys: refused from the next request on, also on an "
+            "open websocket session. The request's own key may be revoked (answered 204); "
+            "the last one may not (409 last_api_key); another account's key is 404.",
+            {"204": {"description": "Revoked."}}, tag="keys", params=[_KEY_ID],
+        )
+    },
+    "/v1/admin/accounts/{account_id}/keys": {
+        "get": _op("An account's live API keys (admin)", _ok("Keys.", "ApiKeyList"),
+                   tag="keys", params=[_path_param("account_id", "Account id, e.g. acc_3.")])
+    },
+    "/v1/admin/keys/{key_id}": {
+        "delete": _op("Revoke any account's key (admin); another account's last key too, "
+                      "which shuts that account out",
+                      {"204": {"description": "Revoked."}}, tag="keys", params=[_KEY_ID])
     },
     "/v1/products": {
         "get": _op("List products", _ok("Products.", "ProductList"), tag="catalog", public=True),

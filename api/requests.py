@@ -51,6 +51,7 @@ from exchange.clock import parse_rfc3339
 from exchange.errors import ExchangeError
 from exchange.exports import EXPORT_FORMATS
 from exchange.history import DEFAULT_LIMIT, MAX_LIMIT
+from exchange.keys import LABEL_MAX_LENGTH
 from exchange.portfolio import MAX_PURCHASE_PRICE_CENTS, Condition
 from exchange.settlement import SettlementStatus
 from exchange.valuation import MARKS
@@ -68,6 +69,7 @@ __all__ = [
     "CandleQuery",
     "HistoryQuery",
     "HoldingRequest",
+    "KeyRequest",
     "LedgerQuery",
     "MyTradesQuery",
     "OrdersQuery",
@@ -99,6 +101,16 @@ class AccountRequest(Model):
 
     name: Name
     role: one_of(Role) = "trader"  # type: ignore[valid-type]
+
+
+class KeyRequest(Model):
+    """``POST /v1/keys``: one more API key for the caller's account, with an optional label."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"label": "laptop"}]})
+
+    label: Annotated[
+        str, Field(min_length=1, max_length=LABEL_MAX_LENGTH, pattern=NAME_PATTERN)
+    ] | None = None
 
 
 class ProductRequest(Model):
@@ -390,6 +402,7 @@ def request_schemas() -> dict[str, dict[str, Any]]:
         AmendRequest,
         AuthenticateRequest,
         HoldingRequest,
+        KeyRequest,
     ]
     _, doc = models_json_schema(
         [(m, "validation") for m in models], ref_template="#/components/schemas/{model}"

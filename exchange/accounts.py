@@ -7,6 +7,11 @@ venue, before journaling), and the journaled command carries the account id
 and the key's hash, so replaying the journal gives the same accounts. Account
 ids are assigned by the engine from a counter (``acc_1``, ``acc_2``, ...;
 :meth:`Accounts.next_id`).
+
+An account holds one or more keys (:mod:`exchange.keys`): the one made with
+it, and more it makes itself; it revokes its own, an admin any. The rules of
+who may make and revoke which key are here (:meth:`Accounts.check_new_key`,
+:meth:`Accounts.check_revoke`), the registry in :class:`exchange.keys.ApiKeys`.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ExchangeError
+from .keys import LABEL_MAX_LENGTH, MAX_KEYS_PER_ACCOUNT, ORIGINAL_LABEL, ApiKey, ApiKeys
 
 __all__ = [
     "API_KEY_PREFIX",
@@ -30,6 +36,7 @@ __all__ = [
     "hash_api_key",
     "parse_role",
     "validate_name",
+    "validate_text",
 ]
 
 API_KEY_PREFIX = "rx_"
@@ -53,7 +60,9 @@ class Role(enum.StrEnum):
 
 @dataclass(slots=True)
 class Account:
-    """One account. ``key_hash`` is :func:`hash_api_key` of its API key.
+    """One account. ``key_hash`` is :func:`hash_api_key` of the key it was
+    created with (which may since have been revoked: :attr:`Accounts.keys`
+    holds the live ones).
 
     ``created_at`` is in ns since the epoch (the journaled command's time).
     """
@@ -104,17 +113,31 @@ def validate_name(name: object) -> str:
             to 100 characters after stripping surrounding whitespace, matching
             :data:`NAME_PATTERN`.
     """
-    if not isinstance(name, str):
-        raise ExchangeError("validation_error", "name must be a string.")
-    stripped = name.strip()
+    return validate_text(name, "name", NAME_MAX_LENGTH)
+
+
+def validate_text(value: object, field: str, max_length: int) -> str:
+    """Return ``value`` stripped, or raise if it is not a usable display text.
+
+    The rule of account names (:data:`NAME_PATTERN`), for any field (an API
+    key's label uses it too).
+
+    Raises:
+        ExchangeError: ``validation_error`` naming ``field`` unless ``value``
+            is a string of 1 to ``max_length`` characters after stripping
+            surrounding whitespace, with no control or invisible character.
+    """
+    if not isinstance(value, str):
+        raise ExchangeError("validation_error", f"{field} must be a string.")
+    stripped = value.strip()
     if not stripped:
-        raise ExchangeError("validation_error", "name must not be empty.")
-    if len(stripped) > NAME_MAX_LENGTH:
+        raise ExchangeError("validation_error", f"{field} must not be empty.")
+    if len(stripped) > max_length:
         raise ExchangeError(
-            "validation_error", f"name must be at most {NAME_MAX_LENGTH} characters long."
+            "validation_error", f"{field} must be at most {max_length} characters long."
         )
-    if re.fullmatch(NAME_PATTERN, name) is None:
-        raise ExchangeError("validation_error", "name must not contain control characters.")
+    if re.fullmatch(NAME_PATTERN, value) is None:
+        raise ExchangeError("validation_error", f"{field} must not contain control characters.")
     return stripped
 
 
@@ -136,20 +159,31 @@ def parse_role(role: object) -> Role:
 
 
 class Accounts:
-    """Every account, by id and by key hash, in creation order."""
+    """Every account, by id, in creation order, and their live API keys.
+
+    Attributes:
+        keys: the live keys of every account (:class:`exchange.keys.ApiKeys`).
+        max_keys: live keys per account, checked when making one (a setting,
+            not state: never applied in replay).
+    """
 
     def __init__(self) -> None:
         self._by_id: dict[str, Account] = {}
-        self._by_hash: dict[str, Account] = {}
+        self.keys = ApiKeys()
+        self.max_keys = MAX_KEYS_PER_ACCOUNT
 
     def next_id(self) -> str:
         """The id the next account gets: ``acc_<n>``, n counting from 1."""
         return f"acc_{len(self._by_id) + 1}"
 
-    def add(self, account: Account) -> Account:
+    def add(
+        self, account: Account, last4: str | None = None, *, with_key: bool = True
+    ) -> Account:
         """Add an account built by the engine from its journaled command.
 
-        The name is validated and stored stripped.
+        The name is validated and stored stripped. Its key becomes its first
+        live key (label :data:`~exchange.keys.ORIGINAL_LABEL`) unless
+        ``with_key`` is False (a snapshot restores the keys on their own).
 
         Raises:
             ExchangeError: ``validation_error`` for a bad name or role.
@@ -160,19 +194,30 @@ class Accounts:
         account.role = parse_role(account.role)
         if account.id in self._by_id:
             raise ValueError(f"duplicate account id {account.id!r}")
-        if account.key_hash in self._by_hash:
-            raise ValueError("duplicate API key hash")
+        if with_key:
+            if self.keys.by_hash(account.key_hash) is not None:
+                raise ValueError("duplicate API key hash")
+            self.keys.add(
+                ApiKey(
+                    self.keys.next_id(),
+                    account.id,
+                    account.key_hash,
+                    ORIGINAL_LABEL,
+                    last4,
+                    account.created_at,
+                )
+            )
         self._by_id[account.id] = account
-        self._by_hash[account.key_hash] = account
         return account
 
     def by_key(self, api_key: str) -> Account | None:
-        """The account whose API key is ``api_key``, or None (O(1))."""
-        return self._by_hash.get(hash_api_key(api_key))
+        """The account whose live API key is ``api_key``, or None (O(1))."""
+        return self.by_key_hash(hash_api_key(api_key))
 
     def by_key_hash(self, key_hash: str) -> Account | None:
-        """The account whose key hashes to ``key_hash``, or None."""
-        return self._by_hash.get(key_hash)
+        """The account whose live key hashes to ``key_hash``, or None."""
+        key = self.keys.by_hash(key_hash)
+        return None if key is None else self._by_id.get(key.account_id)
 
     def get(self, account_id: str) -> Account | None:
         """The account with this id, or None."""
@@ -188,14 +233,82 @@ class Accounts:
         """Every account in creation order."""
         return list(self._by_id.values())
 
+    # ---------------------------------------------------------------- keys
+
+    def check_new_key(self, account_id: str, key_hash: object, label: object) -> None:
+        """Whether ``account_id`` may make a key with this hash and label; changes nothing.
+
+        Raises:
+            ExchangeError: ``unauthorized`` for an unknown account,
+                ``validation_error`` for a bad hash or label, ``key_limit``
+                when the account holds :attr:`max_keys` live keys.
+        """
+        if account_id not in self._by_id:
+            raise ExchangeError("unauthorized", "Unknown account.")
+        if not isinstance(key_hash, str) or re.fullmatch("[0-9a-f]{64}", key_hash) is None:
+            raise ExchangeError("validation_error", "key_hash must be a sha256 hex digest.")
+        if self.keys.by_hash(key_hash) is not None:
+            raise ExchangeError("validation_error", "That API key is already in use.")
+        if label is not None:
+            validate_text(label, "label", LABEL_MAX_LENGTH)
+        if self.keys.count(account_id) >= self.max_keys:
+            raise ExchangeError(
+                "key_limit",
+                f"An account may hold at most {self.max_keys} API keys; "
+                "revoke one before making another.",
+            )
+
+    def check_revoke(self, actor_id: str, key_id: object, as_admin: bool) -> ApiKey:
+        """The key ``actor_id`` may revoke as ``key_id``; changes nothing.
+
+        An account revokes its own keys; with ``as_admin`` an admin revokes
+        any account's. Nobody revokes their own last key (they would lock
+        themselves out); an admin may revoke another account's last one,
+        which shuts that account out.
+
+        Raises:
+            ExchangeError: ``unauthorized`` for an unknown actor,
+                ``forbidden`` for ``as_admin`` without the admin role,
+                ``not_found`` for a key that is not live or (without
+                ``as_admin``) not the actor's, ``last_api_key`` for the
+                actor's own last key.
+        """
+        actor = self._by_id.get(actor_id)
+        if actor is None:
+            raise ExchangeError("unauthorized", "Unknown account.")
+        if as_admin and actor.role is not Role.ADMIN:
+            raise ExchangeError("forbidden", "Only an admin may revoke another account's keys.")
+        key = self.keys.get(key_id)
+        if key is None or (not as_admin and key.account_id != actor_id):
+            raise ExchangeError("not_found", f"You have no API key {key_id}.")
+        if key.account_id == actor_id and self.keys.count(actor_id) == 1:
+            raise ExchangeError(
+                "last_api_key",
+                "This is the account's last API key; make another before revoking it.",
+            )
+        return key
+
+    # ------------------------------------------------------------ snapshot
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able state: the accounts in creation order."""
-        return {"accounts": [a.to_dict() for a in self._by_id.values()]}
+        """JSON-able state: the accounts in creation order and the live keys."""
+        return {
+            "accounts": [a.to_dict() for a in self._by_id.values()],
+            "keys": self.keys.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Accounts:
-        """The inverse of :meth:`to_dict`."""
+        """The inverse of :meth:`to_dict`.
+
+        A snapshot from before keys could be revoked (no ``keys``) gives each
+        account its creation key as its one live key, ids in account order,
+        as replaying its journal would.
+        """
         accounts = cls()
+        keys = data.get("keys")
         for item in data["accounts"]:
-            accounts.add(Account.from_dict(item))
+            accounts.add(Account.from_dict(item), with_key=keys is None)
+        if keys is not None:
+            accounts.keys = ApiKeys.from_dict(keys)
         return accounts

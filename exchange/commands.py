@@ -18,11 +18,13 @@ old record takes its default. :func:`encode_record` and
 are the wire's (``price_cents``, ``quantity``...), money is integer cents,
 times are int nanoseconds since the epoch.
 
-Ids the engine assigns (orders, trades, ledger entries, holdings) are *not* in
-the commands: the engine derives them from counters while applying. The one
-exception is :class:`CreateAccount`, whose ``account_id`` the venue reads from
-:meth:`Engine.next_account_id` before journaling, so that the caller learns it
-together with the API key (whose hash, not the key, is journaled).
+Ids the engine assigns (orders, trades, ledger entries, holdings, API keys)
+are *not* in the commands: the engine derives them from counters while
+applying. The one exception is :class:`CreateAccount`, whose ``account_id``
+the venue reads from :meth:`Engine.next_account_id` before journaling, so that
+the caller learns it together with the API key. An API key itself is never
+journaled: :class:`CreateAccount` and :class:`CreateApiKey` carry its hash and
+its last four characters.
 """
 
 from __future__ import annotations
@@ -42,11 +44,13 @@ __all__ = [
     "CancelOrder",
     "Command",
     "CreateAccount",
+    "CreateApiKey",
     "CreateProduct",
     "Evict",
     "MarkShipped",
     "PlaceOrder",
     "RemoveHolding",
+    "RevokeApiKey",
     "Tick",
     "command_from_dict",
     "decode_record",
@@ -100,13 +104,37 @@ class _CommandBase:
 
 @dataclass(frozen=True, slots=True)
 class CreateAccount(_CommandBase):
-    """Create an account; ``key_hash`` is the sha256 hex of its API key."""
+    """Create an account; ``key_hash`` is the sha256 hex of its API key,
+    ``key_last4`` its last four characters (None in records from before)."""
 
     TYPE: ClassVar[str] = "create_account"
     account_id: str
     name: str
     role: str
     key_hash: str
+    key_last4: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateApiKey(_CommandBase):
+    """Give ``account_id`` one more API key (the engine assigns its id)."""
+
+    TYPE: ClassVar[str] = "create_api_key"
+    account_id: str
+    key_hash: str
+    label: str | None
+    last4: str
+
+
+@dataclass(frozen=True, slots=True)
+class RevokeApiKey(_CommandBase):
+    """``account_id`` revokes the key ``key_id``: one of its own, or with
+    ``as_admin`` (an admin) any account's."""
+
+    TYPE: ClassVar[str] = "revoke_api_key"
+    account_id: str
+    key_id: str
+    as_admin: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +274,8 @@ Command = (
     | AddHolding
     | RemoveHolding
     | Evict
+    | CreateApiKey
+    | RevokeApiKey
 )
 
 COMMAND_TYPES: dict[str, type[_CommandBase]] = {
@@ -262,6 +292,8 @@ COMMAND_TYPES: dict[str, type[_CommandBase]] = {
         AddHolding,
         RemoveHolding,
         Evict,
+        CreateApiKey,
+        RevokeApiKey,
     )
 }
 

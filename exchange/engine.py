@@ -21,7 +21,9 @@ CONTRACT
   :attr:`Outcome.error`, after the command was journaled; it changed nothing.
 - Ids come from counters in the state: orders, trades, ledger entries (and,
   inside :mod:`exchange.portfolio`, holdings); account ids ``acc_<n>`` from
-  :meth:`Engine.next_account_id`, which the venue reads before journaling.
+  :meth:`Engine.next_account_id`, which the venue reads before journaling;
+  API key ids ``key_<n>`` from :class:`~exchange.keys.ApiKeys` (a revoked key
+  leaves every lookup when its :class:`RevokeApiKey` is applied).
 - Idempotency (:mod:`exchange.orders`): ``(account_id, client_order_id)`` is
   unique for good. :meth:`Engine.idempotent_replay` answers a repeat with the
   same normalized body (200: the order's current state and the fills of its
@@ -94,17 +96,20 @@ from .commands import (
     CancelOrder,
     Command,
     CreateAccount,
+    CreateApiKey,
     CreateProduct,
     Evict,
     MarkShipped,
     PlaceOrder,
     RemoveHolding,
+    RevokeApiKey,
     Tick,
 )
 from .errors import ExchangeError
 from .eviction import ORDER, TRADE, Retirements
 from .fees import DEFAULT_SCHEDULE, FeeSchedule, SellerStats
 from .fees import seller_level as fee_seller_level
+from .keys import ApiKey, key_wire
 from .marketdata import Sequencer
 from .orders import SIDES, TIFS, TYPES, OrderRecord, Orders
 from .outcome import Outcome, StoreOp
@@ -210,6 +215,8 @@ class Engine:
             AddHolding: self._check_add_holding,
             RemoveHolding: self._check_remove_holding,
             Evict: self._check_evict,
+            CreateApiKey: self._check_create_key,
+            RevokeApiKey: self._check_revoke_key,
         }
         self._handlers: dict[type, Callable[[Any, Outcome], None]] = {
             PlaceOrder: self._apply_place,
@@ -223,6 +230,8 @@ class Engine:
             AddHolding: self._apply_add_holding,
             RemoveHolding: self._apply_remove_holding,
             Evict: self._apply_evict,
+            CreateApiKey: self._apply_create_key,
+            RevokeApiKey: self._apply_revoke_key,
         }
 
     # ------------------------------------------------------------------ ids
@@ -311,6 +320,12 @@ class Engine:
             raise _err("validation_error", "key_hash must be a sha256 hex digest.")
         if self.accounts.by_key_hash(cmd.key_hash) is not None:
             raise _err("validation_error", "That API key is already in use.")
+
+    def _check_create_key(self, cmd: CreateApiKey, now: int) -> None:
+        self.accounts.check_new_key(cmd.account_id, cmd.key_hash, cmd.label)
+
+    def _check_revoke_key(self, cmd: RevokeApiKey, now: int) -> None:
+        self.accounts.check_revoke(cmd.account_id, cmd.key_id, cmd.as_admin is True)
 
     def _check_product(self, cmd: CreateProduct, now: int) -> None:
         # Building the Product checks its fields; check_new what add() would refuse.
@@ -447,10 +462,21 @@ class Engine:
                 role=Role(cmd.role),
                 key_hash=cmd.key_hash,
                 created_at=out.ts,
-            )
+            ),
+            cmd.key_last4,
         )
         out.status = 201
         out.response = account_wire(account.id, account.name, str(account.role), out.ts)
+
+    def _apply_create_key(self, cmd: CreateApiKey, out: Outcome) -> None:
+        keys = self.accounts.keys
+        label = None if cmd.label is None else cmd.label.strip()
+        key = ApiKey(keys.next_id(), cmd.account_id, cmd.key_hash, label, cmd.last4, out.ts)
+        out.status = 201
+        out.response = key_wire(keys.add(key))
+
+    def _apply_revoke_key(self, cmd: RevokeApiKey, out: Outcome) -> None:
+        out.response = key_wire(self.accounts.keys.remove(cmd.key_id))
 
     def _apply_product(self, cmd: CreateProduct, out: Outcome) -> None:
         product = self.catalog.add(cmd.product())

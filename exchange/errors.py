@@ -63,9 +63,11 @@ CODES: dict[str, Code] = {
     "product_exists": Code(409, "The product style or one of its SKUs exists."),
     "invalid_settlement_transition": Code(409, "The trade's settlement is not at that step."),
     "ship_deadline_passed": Code(409, "The ship-by time has passed."),
-    # Per-account limits (Engine.max_open_orders, Engine.max_holdings).
+    "last_api_key": Code(409, "An account cannot revoke its own last API key."),
+    # Per-account limits (Engine.max_open_orders, Engine.max_holdings, Accounts.max_keys).
     "open_order_limit": Code(422, "The account has as many open orders as it may."),
     "holding_limit": Code(422, "The portfolio has as many items as it may."),
+    "key_limit": Code(422, "The account holds as many API keys as it may."),
     # The server.
     "not_ready": Code(503, "The exchange is recovering or cannot write its journal."),
     "shutting_down": Code(503, "The exchange is shutting down; retry in a moment."),

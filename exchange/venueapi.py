@@ -23,6 +23,7 @@ from .accounts import Account
 from .fees import FeeSchedule
 from .health import Health
 from .history import Page
+from .keys import KeyRevoked
 from .marketdata import L2Mirror
 from .orderentry import OrderDesk
 
@@ -131,6 +132,19 @@ class FeedSource(Protocol):
         """A SKU's public trades, newest first, ids below ``before``."""
         ...
 
+    def authenticate(self, api_key: str) -> Account | None:
+        """The account of a live API key, or None (a revoked key: None at once)."""
+        ...
+
+    def on_key_revoked(self, listener: Callable[[KeyRevoked], None]) -> None:
+        """Call ``listener(KeyRevoked)`` on the loop after each durable revocation
+        (an authenticated session whose key it names closes)."""
+        ...
+
+    def off_key_revoked(self, listener: Callable[[KeyRevoked], None]) -> None:
+        """Stop calling ``listener``."""
+        ...
+
 
 class AccountSource(OrderDesk, Protocol):
     """What the feed's authenticated sessions need: keys, account events, order entry."""
@@ -195,6 +209,25 @@ class VenueApi(OrderDesk, Protocol):
 
     async def create_account(self, name: object, role: object = "trader") -> dict[str, Any]:
         """Create an account; the answer holds its API key."""
+        ...
+
+    # API keys
+    async def create_key(self, account: Account, label: object = None) -> dict[str, Any]:
+        """One more key for the account; the answer holds it (shown once)."""
+        ...
+
+    def list_keys(self, account: Account, owner_id: str | None = None) -> list[dict[str, Any]]:
+        """The live keys of the account (or, an admin asking, of ``owner_id``)."""
+        ...
+
+    def key_id(self, api_key: str) -> str | None:
+        """The id of a live key, or None."""
+        ...
+
+    async def revoke_key(
+        self, account: Account, key_id: str, *, as_admin: bool = False
+    ) -> dict[str, Any]:
+        """Revoke one of the account's keys, or (an admin, ``as_admin``) anyone's."""
         ...
 
     def products(self) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 Modules: :mod:`.venue` (the shell: lifecycle, ``submit``, release),
 :mod:`.requests` (bodies -> commands), :mod:`.committer` (group commit),
 :mod:`.recovery`, :mod:`.snapshotter`, :mod:`.storefeed` (the trade store),
-:mod:`.queries` (reads), :mod:`.offline` and :mod:`.ports` (the ``Journal``
+:mod:`.queries` (reads), :mod:`.keys` (API keys), :mod:`.offline` and :mod:`.ports` (the ``Journal``
 protocol the shell uses). ``exchange.venue`` re-exports this interface.
 
 CONTRACT (api/feeds code against it). All money in integer cents; all
@@ -21,6 +21,17 @@ returned records are plain JSON-able dicts in the wire shapes of DESIGN.md
     venue.authenticate(api_key) -> Account | None          # O(1), sha256 of key
     Account: .id (str), .name, .role ("trader"|"authenticator"|"admin")
     venue.account(account_id) -> Account | None
+
+    # API keys (journaled; exchange.keys, .keys)
+    await venue.create_key(account, label=None) -> {"id","account_id","label","last4",
+                                                    "created_at","api_key"}  # key_limit
+    venue.list_keys(account, owner_id=None) -> list[key dict]   # owner_id: admin only
+    await venue.revoke_key(account, key_id, as_admin=False) -> key dict
+        # not_found (not live / not the account's), forbidden, last_api_key;
+        # the key is refused by authenticate() from the moment it is applied
+    venue.key_id(api_key) -> str | None
+    venue.on_key_revoked(listener) / venue.off_key_revoked(listener)
+        # listener(KeyRevoked(key_id, account_id, key_hash)) once durable
 
     # catalog
     venue.products() -> list[dict]        # {"style","name","brand","category",

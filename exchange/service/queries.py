@@ -1,4 +1,5 @@
-"""The venue's reads: accounts, catalog, orders, trades, ledger, holdings, market data.
+"""The venue's reads: accounts and API keys, catalog, orders, trades, ledger, holdings,
+market data.
 
 None of them journals anything. Orders, trades and the ledger are read from
 the engine's state, which may be a few milliseconds ahead of what is durable;
@@ -10,10 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..accounts import Account
+from ..accounts import Account, Role, hash_api_key
 from ..engine import Engine, holding_wire
 from ..errors import ExchangeError
 from ..fees import FeeSchedule
+from ..keys import key_wire
 from ..marketdata import L2Mirror
 from .recent import RecentTrades
 from .requests import check_status
@@ -46,6 +48,26 @@ class VenueQueries:
     def account(self, account_id: str) -> Account | None:
         """An account by id, or None."""
         return self.engine.accounts.get(account_id)
+
+    def list_keys(self, account: Account, owner_id: str | None = None) -> list[dict[str, Any]]:
+        """The live keys of the account, or (an admin asking) of ``owner_id``, oldest first.
+
+        Raises:
+            ExchangeError: ``forbidden`` when a non-admin names an owner (even itself),
+                ``not_found`` for an unknown owner.
+        """
+        if owner_id is not None:
+            if account.role is not Role.ADMIN:
+                raise ExchangeError("forbidden", "Only an admin may list an account's keys by id.")
+            if owner_id not in self.engine.accounts:
+                raise ExchangeError("not_found", f"There is no account {owner_id}.")
+        owner = account.id if owner_id is None else owner_id
+        return [key_wire(key) for key in self.engine.accounts.keys.of_account(owner)]
+
+    def key_id(self, api_key: str) -> str | None:
+        """The id of a live key, or None."""
+        key = self.engine.accounts.keys.by_hash(hash_api_key(api_key))
+        return None if key is None else key.id
 
     # ------------------------------------------------------------- catalog
 

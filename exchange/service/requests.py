@@ -10,11 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..accounts import generate_api_key, hash_api_key, parse_role, validate_name
+from ..accounts import generate_api_key, hash_api_key, parse_role, validate_name, validate_text
 from ..catalog import Product
 from ..clock import DAY_NS, parse_rfc3339
-from ..commands import AddHolding, AmendOrder, CreateAccount, CreateProduct, PlaceOrder
+from ..commands import (
+    AddHolding,
+    AmendOrder,
+    CreateAccount,
+    CreateApiKey,
+    CreateProduct,
+    PlaceOrder,
+)
 from ..errors import ExchangeError
+from ..keys import LABEL_MAX_LENGTH, last4
 
 __all__ = [
     "MAX_EXPIRY_DAYS",
@@ -25,6 +33,7 @@ __all__ = [
     "create_product_command",
     "invalid",
     "new_account",
+    "new_api_key",
     "parse_amend",
     "parse_holding",
     "parse_passed",
@@ -193,8 +202,24 @@ def new_account(account_id: str, name: object, role: object) -> tuple[CreateAcco
     checked_name = validate_name(name)
     checked_role = parse_role(role)
     api_key = generate_api_key()
-    cmd = CreateAccount(account_id, checked_name, str(checked_role), hash_api_key(api_key))
+    cmd = CreateAccount(
+        account_id, checked_name, str(checked_role), hash_api_key(api_key), last4(api_key)
+    )
     return cmd, api_key
+
+
+def new_api_key(account_id: str, label: object) -> tuple[CreateApiKey, str]:
+    """The command that gives ``account_id`` one more API key, and the key.
+
+    The key is returned once; its hash and last four characters are journaled.
+
+    Raises:
+        ExchangeError: ``validation_error`` for a label that is not null or
+            1 to 64 characters without control characters.
+    """
+    checked = None if label is None else validate_text(label, "label", LABEL_MAX_LENGTH)
+    api_key = generate_api_key()
+    return CreateApiKey(account_id, hash_api_key(api_key), checked, last4(api_key)), api_key
 
 
 def create_product_command(product: Product) -> CreateProduct:

@@ -45,6 +45,7 @@ from ..marketdata import L2Mirror, MarketDataEvent, TradePrint
 from ..venueclock import VenueClock, check_start_jump
 from .committer import Committer
 from .history import VenueHistory
+from .keys import KeyListener, VenueKeys
 from .outage import JournalOutage
 from .ports import SegmentedJournal
 from .queries import VenueQueries
@@ -152,7 +153,7 @@ class VenueConfig:
     id_base: int = 0
 
 
-class Venue(VenueQueries, VenueHistory):
+class Venue(VenueQueries, VenueHistory, VenueKeys):
     """The running venue; build it with :meth:`Venue.open`."""
 
     def __init__(self, cfg: VenueConfig) -> None:
@@ -177,6 +178,7 @@ class Venue(VenueQueries, VenueHistory):
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self._subscribers: list[Subscriber] = []
         self._account_subscribers: list[AccountSubscriber] = []
+        self._key_listeners: list[KeyListener] = []
         self._committer: Committer | None = None
         self._snapshotter: Snapshotter | None = None
         self._timer: asyncio.Task[None] | None = None

@@ -16,11 +16,13 @@ from exchange.commands import (
     CancelOrder,
     Command,
     CreateAccount,
+    CreateApiKey,
     CreateProduct,
     Evict,
     MarkShipped,
     PlaceOrder,
     RemoveHolding,
+    RevokeApiKey,
     Tick,
     command_from_dict,
     decode_record,
@@ -43,6 +45,11 @@ EXAMPLES: list[Command] = [
     AddHolding("acc_1", "DZ5485-612-10", 15_000, T0 - 1, "used"),
     RemoveHolding("acc_1", 4),
     Evict(12),
+    CreateAccount("acc_2", "bob", "trader", "cd" * 32, "Ab-9"),
+    CreateApiKey("acc_1", "ef" * 32, "laptop", "x_Yz"),
+    CreateApiKey("acc_1", "01" * 32, None, "x_Yw"),
+    RevokeApiKey("acc_1", "key_2"),
+    RevokeApiKey("acc_3", "key_2", as_admin=True),
 ]
 
 
