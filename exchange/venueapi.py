@@ -132,25 +132,21 @@ class FeedSource(Protocol):
         """A SKU's public trades, newest first, ids below ``before``."""
         ...
 
-    def authenticate(self, api_key: str) -> Account | None:
-        """The account of a live API key, or None (a revoked key: None at once)."""
-        ...
-
-    def on_key_revoked(self, listener: Callable[[KeyRevoked], None]) -> None:
-        """Call ``listener(KeyRevoked)`` on the loop after each durable revocation
-        (an authenticated session whose key it names closes)."""
-        ...
-
-    def off_key_revoked(self, listener: Callable[[KeyRevoked], None]) -> None:
-        """Stop calling ``listener``."""
-        ...
-
 
 class AccountSource(OrderDesk, Protocol):
     """What the feed's authenticated sessions need: keys, account events, order entry."""
 
     def authenticate(self, api_key: str) -> Account | None:
         """The account of an API key, or None (unknown or revoked); cheap, asked often."""
+        ...
+
+    def on_key_revoked(self, listener: Callable[[KeyRevoked], None]) -> None:
+        """Call ``listener(KeyRevoked)`` on the loop after each durable revocation
+        (the sessions of the key it names end at once)."""
+        ...
+
+    def off_key_revoked(self, listener: Callable[[KeyRevoked], None]) -> None:
+        """Stop calling ``listener``."""
         ...
 
     def subscribe_accounts(self, callback: Callable[[AccountBatch], None]) -> None:

@@ -43,11 +43,12 @@ the snapshot waits, so no message is both in the snapshot and after it.
 Isolation: a message of one account is queued only on the sessions of that
 account. Keys: each order-entry message looks its session's key up again
 (one hash lookup); a key that no longer authenticates (revoked) ends the
-session with an ``error`` ``unauthorized`` and close code 1008, and
+session with an ``error`` ``unauthorized`` and close code 1008; the
+venue's revocation event (:meth:`~exchange.venueapi.AccountSource.on_key_revoked`)
+ends every session of a revoked key at once, idle ones too, and
 :meth:`PrivateStreams.revalidate` (the server calls it four times per
-heartbeat interval) and :meth:`PrivateStreams.drop_key` do the same for idle
-sessions. Order entry takes one token per order from the same per-key rate
-limiter as REST when the server is given it.
+heartbeat interval) is the backstop. Order entry takes one token per order
+from the same per-key rate limiter as REST when the server is given it.
 """
 
 from __future__ import annotations
@@ -61,9 +62,10 @@ from typing import Any, Protocol
 
 from exchange import orderentry
 from exchange.accountfeed import AccountBatch, AccountEvent, EventKind
-from exchange.accounts import Account
+from exchange.accounts import Account, hash_api_key
 from exchange.bodies import check_path_id
 from exchange.errors import ExchangeError
+from exchange.keys import KeyRevoked
 from exchange.problems import problem_body, problem_from_error, retry_sentence
 from exchange.venueapi import AccountSource
 from exchange.wire import stored_ledger_wire, stored_order_wire, stored_trade_view
@@ -202,6 +204,8 @@ class PrivateStreams:
         self._failed_auths: dict[Any, int] = {}
         self._pending: set[Session] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.on_dropped: Callable[[], None] | None = None
+        """Called after a revocation ended sessions (the server flushes their goodbyes)."""
 
     # --- lifecycle ---------------------------------------------------------
 
@@ -209,11 +213,17 @@ class PrivateStreams:
         """Take the venue's account batches."""
         if self.source is not None:
             self.source.subscribe_accounts(self.on_batch)
+            self.source.on_key_revoked(self._on_key_revoked)
 
     def stop(self) -> None:
         """Stop taking batches."""
         if self.source is not None:
             self.source.unsubscribe_accounts(self.on_batch)
+            self.source.off_key_revoked(self._on_key_revoked)
+
+    def _on_key_revoked(self, event: KeyRevoked) -> None:
+        if self.drop_key_hash(event.key_hash) and self.on_dropped is not None:
+            self.on_dropped()
 
     def session(self, client: Any) -> Session | None:
         """The session of a connection, if it authenticated."""
@@ -268,7 +278,12 @@ class PrivateStreams:
 
     def drop_key(self, api_key: str) -> int:
         """End every session authenticated with ``api_key`` (a revocation hook)."""
-        ended = [s for s in self._sessions.values() if s.api_key == api_key]
+        return self.drop_key_hash(hash_api_key(api_key))
+
+    def drop_key_hash(self, key_hash: str) -> int:
+        """End every session whose key hashes to ``key_hash`` (what a
+        :class:`~exchange.keys.KeyRevoked` names); how many ended."""
+        ended = [s for s in self._sessions.values() if hash_api_key(s.api_key) == key_hash]
         for session in ended:
             self._end(session)
         return len(ended)

@@ -301,6 +301,7 @@ class FeedServer:
                 book_sequence=book_seq, trade_sequence=trade_seq,
             )
         self._venue.subscribe(self._on_events)
+        self.private.on_dropped = self._schedule_flush
         self.private.start()
         try:
             self._server = await serve(

@@ -466,3 +466,33 @@ async def test_a_revoked_key_ends_its_sessions(
     async with session(feed, other) as b:
         assert feed.drop_key(other) == 1
         assert await b.wait_closed() == 1008
+
+
+async def test_revoking_a_key_through_rest_ends_its_sessions_at_once(
+    venue: Venue, rest: TestClient
+) -> None:
+    # A heartbeat minutes apart: only the venue's revocation event can end them in time.
+    async with FeedServer(venue, port=0, accounts=venue, heartbeat_interval=120) as feed:
+        sku = venue.skus()[0]
+        key = await new_key(venue, "alice")
+        status, made = await rest_call(rest, "POST", "/v1/keys", key, {"label": "bot"})
+        assert status == 201
+        spare = made["api_key"]
+        body = {"sku": sku, "side": "bid", "type": "limit", "price_cents": 20_000, "quantity": 1}
+        async with session(feed, key) as busy, session(feed, key) as idle, \
+                session(feed, spare) as kept:
+            assert (await busy.ask({"type": "place", "req_id": 1, "order": body}))["status"] == 201
+            status, listed = await rest_call(rest, "GET", "/v1/keys", spare)
+            original = next(k["id"] for k in listed["keys"] if k["label"] == "original")
+            status, _ = await rest_call(rest, "DELETE", f"/v1/keys/{original}", spare)
+            assert status == 204
+            for s in (busy, idle):
+                goodbye = await s.wait(lambda m: m["type"] == "error", timeout=5)
+                assert goodbye["code"] == "unauthorized"
+                assert await s.wait_closed(timeout=5) == 1008
+            reply = await kept.ask({"type": "place", "req_id": 2, "order": body})
+            assert reply["status"] == 201
+        # The revoked key cannot start a new session either.
+        async with session(feed) as late:
+            reply = await late.ask({"type": "auth", "api_key": key, "req_id": "auth"})
+            assert (reply["type"], reply["code"]) == ("error", "unauthorized")
