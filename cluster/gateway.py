@@ -27,7 +27,8 @@ A request nobody answers (no active engine: a failover) is sent again until
 :data:`REQUEST_DEADLINE`. A request that got no answer in
 :data:`REQUEST_TIMEOUT` (an engine killed just after it was routed there) is
 sent again when that is safe: a read, or a placement whose orders all carry a
-``client_order_id`` (the engine answers a repeat as such); another command
+``client_order_id`` (the engine answers a repeat as such; it is sent again
+after :data:`IDEMPOTENT_TIMEOUT` already); another command
 answers 503 ``not_ready``, its outcome unknown.
 """
 
@@ -63,6 +64,7 @@ log = logging.getLogger("exchange.cluster")
 #: How long a request keeps being sent while no engine of its shard answers.
 REQUEST_DEADLINE = 10.0
 REQUEST_TIMEOUT = 5.0
+IDEMPOTENT_TIMEOUT = 2.0
 ORDER_KEYS = "ORDER_KEYS"
 _READS = frozenset({
     "find_order", "orders_page", "trades_page", "ledger_page", "sku_trades_page", "mirror",
@@ -133,9 +135,12 @@ class RemoteVenue:
         account_id = account.id if isinstance(account, Account) else account
         data = encode_request(op, account_id, args, self.directory.seq)
         deadline = time.monotonic() + REQUEST_DEADLINE
+        # A repeatable placement waits less before it is sent again: a kill -9
+        # just after routing costs this, not the full timeout.
+        timeout = IDEMPOTENT_TIMEOUT if idempotent else REQUEST_TIMEOUT
         while True:
             try:
-                msg = await self._nc.request(rpc_subject(shard), data, timeout=REQUEST_TIMEOUT)
+                msg = await self._nc.request(rpc_subject(shard), data, timeout=timeout)
                 return decode_answer(msg.data)
             except NoRespondersError:
                 pass  # no active engine (failover): nothing was received
