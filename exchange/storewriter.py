@@ -54,7 +54,14 @@ import orjson
 from . import metrics
 from .journal import HEADER_SIZE, MAX_PAYLOAD, segment_name
 
-__all__ = ["OutboxGap", "OutboxReader", "SupervisedWriter", "backoff", "encode_ops"]
+__all__ = [
+    "OutboxGap",
+    "OutboxReader",
+    "SupervisedWriter",
+    "backoff",
+    "encode_ops",
+    "warm_forkserver",
+]
 
 log = logging.getLogger("exchange.store")
 
@@ -292,6 +299,22 @@ def _writer_main(
         store.close()
 
 
+_PRELOAD = ["__main__", __name__, "exchange.store"]
+"""What the writer's forkserver imports once, before it forks any writer."""
+
+
+def warm_forkserver() -> None:
+    """Start the writer's forkserver now, so its imports run while the caller
+    does other work (a start recovers the engine meanwhile); the first
+    :class:`SupervisedWriter` then only forks. No-op without forkserver."""
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(_PRELOAD)
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
 class SupervisedWriter:
     """Runs the store writer, restarts it when it dies or stalls, tracks its position.
 
@@ -343,7 +366,7 @@ class SupervisedWriter:
             # lock, the journal, sockets) nor SQLite's per-process lock state.
             self._ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
             if "forkserver" in methods:
-                self._ctx.set_forkserver_preload(["__main__", __name__, "exchange.store"])
+                self._ctx.set_forkserver_preload(_PRELOAD)
         self._start()
         self._supervisor = threading.Thread(
             target=self._supervise, name="store-supervisor", daemon=True

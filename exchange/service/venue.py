@@ -42,6 +42,7 @@ from ..fees import DEFAULT_SCHEDULE, FeeSchedule
 from ..health import STORE_BEHIND_LAG, Health, State
 from ..journal import DataDirLock, FileLayer
 from ..marketdata import L2Mirror, MarketDataEvent, TradePrint
+from ..storewriter import warm_forkserver
 from ..venueclock import VenueClock, check_start_jump
 from .committer import Committer
 from .history import VenueHistory
@@ -215,6 +216,8 @@ class Venue(VenueQueries, VenueHistory, VenueKeys):
         # The lock first: a second process must fail before touching anything.
         await asyncio.to_thread(lock.acquire)
         self._lock = lock
+        if cfg.store and cfg.store_process:
+            warm_forkserver()  # the writer's imports run while the engine recovers
         try:
             store_seq: int | None = None
             if cfg.store:
